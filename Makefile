@@ -1,0 +1,62 @@
+# Redis Caching Patterns: the two commands are `make lab` and `make test`.
+# Everything runs from the project's own virtual environment in .venv (created when missing).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed-stamp
+REPORTS := build/test-reports
+
+# nbval in strict mode: every stored output is compared unless a cell is tagged (with a reason).
+NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60 \
+         --nbval-sanitize-with tests/nbval_sanitize.cfg -o testpaths=notebooks notebooks
+
+.DEFAULT_GOAL := help
+.PHONY: help lab test lint unit nbval-fake nbval-real execute notebooks bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+lab: $(STAMP)  ## Create .venv if missing, install, open JupyterLab on notebooks/ (fakeredis unless REDIS_URL is set)
+	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ARGS) 00_first_cache.ipynb
+
+test: $(STAMP)  ## Everything CI runs: lint, unit tests, notebooks on fakeredis and on a real redis-server
+	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory nbval-fake
+	$(MAKE) --no-print-directory nbval-real
+
+lint: $(STAMP)  ## ruff over the helpers, tests, tools and notebook sources
+	$(BIN)/ruff check helpers tests tools notebook_sources notebooks/solutions
+	$(BIN)/ruff format --check helpers tests tools
+
+unit: $(STAMP)  ## The helpers' unit tests, notebook metadata, exercises and docker-compose checks
+	@mkdir -p $(REPORTS)
+	$(PY) -m pytest tests --junitxml=$(REPORTS)/unit.xml
+
+nbval-fake: $(STAMP)  ## Every notebook under strict nbval on the in-process fakeredis
+	@mkdir -p $(REPORTS)
+	env -u REDIS_URL $(PY) -m pytest $(NBVAL) --junitxml=$(REPORTS)/nbval-fakeredis.xml
+
+nbval-real: $(STAMP)  ## Every notebook under strict nbval on a throwaway real redis-server
+	@mkdir -p $(REPORTS)
+	$(PY) -m helpers.sandbox run -- $(PY) -m pytest $(NBVAL) --junitxml=$(REPORTS)/nbval-redis.xml
+
+notebooks: $(STAMP)  ## Build notebooks/*.ipynb and solutions from notebook_sources/ (no outputs)
+	$(PY) tools/build_notebooks.py $(NB)
+
+execute: notebooks  ## Build, then store fresh outputs: new kernel, top to bottom, fakeredis, no widget state
+	env -u REDIS_URL $(PY) tools/execute_notebooks.py $(NB)
+
+bench: $(STAMP)  ## Print each notebook's run time on fakeredis and on a real redis-server
+	$(PY) tools/bench.py $(NB)
+
+clean:  ## Remove the virtual environment and build outputs
+	rm -rf $(VENV) build

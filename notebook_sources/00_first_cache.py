@@ -1,0 +1,305 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Your first cache: cache-aside in five minutes
+#
+# A profile page reads its user from the database on every view. Each read crosses the network, so every
+# view pays the database's latency and adds to its load. In this notebook you put Redis in front of that
+# lookup with the **cache-aside** pattern, and measure what it buys you.
+#
+# **What you'll build:** `get_profile(user_id)`, a cache-aside lookup: ask Redis first, and only on a miss
+# read the database and remember the answer for a while.
+#
+# **What you'll learn**
+#
+# 1. How slow the uncached lookup is, in latency and in database queries.
+# 2. How to write cache-aside with redis-py: `GET`, and on a miss read the database and `SET ... EX`.
+# 3. How much faster it is, and how many database queries it saves, measured.
+# 4. What a cached entry is made of: a hit, a miss, the key and its TTL.
+# 5. How to tell which Redis you are on, and how to switch to a real server.
+#
+# **What you'll need:** basic Python (functions, dicts). No Redis experience. **Time to learn:** 15 minutes.
+#
+# **How to run it:** run the cells from top to bottom with Shift-Enter. If a result ever looks wrong,
+# choose **Kernel → Restart Kernel and Run All Cells**: it replays the notebook from a clean state, exactly
+# as the tests do.
+
+# %% [markdown]
+# ## Setup
+#
+# Three objects carry the whole series:
+#
+# - `r` is a Redis client. With no `REDIS_URL` set it is **fakeredis**, a Redis that lives inside this Python
+#   process, so nothing needs installing; the line printed below says which backend you are on.
+# - `keys` names every key this notebook writes (they all start with `rcp:00:`), so the Cleanup at the end
+#   removes exactly those.
+# - `db` is the **primary database**: a real SQLite database with 1,000 users. Each query waits 15 ms,
+#   a *simulated* network round trip, so it behaves like a database on another machine.
+
+# %% tags=["setup", "nbval-ignore-output"]
+# Output varies: the first line names the backend, which differs between the fakeredis and real-Redis runs.
+import json
+import os
+
+import matplotlib.pyplot as plt
+
+from helpers.backend import backend_info, connect
+from helpers.capabilities import capabilities
+from helpers.checks import check_display_name
+from helpers.keys import KeySpace
+from helpers.plots import PALETTE, bars, figure
+from helpers.primary_db import PrimaryDatabase
+from helpers.timing import summarize, time_calls
+from helpers.workloads import zipf_requests
+
+r = connect()  # fakeredis, unless REDIS_URL names a real server
+keys = KeySpace("00")  # every key of this notebook starts with rcp:00:
+db = PrimaryDatabase(users=1000, delay_ms=15)  # SQLite, 15 ms of simulated latency per query
+
+assert backend_info(r).is_real == bool(os.environ.get("REDIS_URL"))  # the banner names the right backend
+db
+
+# %% [markdown]
+# ## 1. The slow lookup
+#
+# One profile, straight from the database:
+
+# %%
+db.get_user(42)
+
+# %% [markdown]
+# A profile page is viewed over and over, and some users far more than others. `requests` is a seeded
+# stream of 100 profile views over 20 users, the popular ones viewed most (a Zipf distribution: the same
+# seed gives the same stream on every run).
+#
+# **Predict** before you run the next cells: with 15 ms per query, about how long do 100 uncached views take,
+# and how many database queries do they make?
+
+# %%
+requests = [int(rank) + 1 for rank in zipf_requests(n_keys=20, skew=1.0, n_requests=100, seed=0)]
+print(f"{len(requests)} views of {len(set(requests))} distinct users; the first ten: {requests[:10]}")
+
+
+# %%
+def get_profile_uncached(user_id):
+    return db.get_user(user_id)
+
+
+db.reset_counters()
+uncached_ms = time_calls(get_profile_uncached, requests)
+uncached_queries = db.query_count
+uncached_queries
+
+# %% tags=["nbval-ignore-output"]
+# Output varies: measured latencies differ from run to run; the assertion holds on every run.
+uncached = summarize(uncached_ms)
+assert uncached.p50_ms >= db.delay_ms  # every view waits for the database
+print(f"without a cache: {uncached}")
+
+# %% [markdown]
+# Every view paid the full database round trip, and the database answered every one of them, even though
+# most views asked for a user it had just been asked about.
+#
+# ## 2. Cache-aside
+#
+# Cache-aside (also called *lazy loading*) keeps the application in charge: the cache is asked first, the
+# database only when the cache does not have the answer, and the answer is then stored in the cache with a
+# **TTL** (time to live), after which Redis deletes it.
+#
+# ```mermaid
+# sequenceDiagram
+#     participant App as get_profile(42)
+#     participant Redis
+#     participant DB as SQLite (primary database)
+#     App->>Redis: GET rcp:00:user:42
+#     alt hit
+#         Redis-->>App: the cached profile (JSON)
+#     else miss
+#         Redis-->>App: nil
+#         App->>DB: SELECT * FROM users WHERE id = 42
+#         DB-->>App: the row
+#         App->>Redis: SET rcp:00:user:42 <json> EX 60
+#     end
+# ```
+#
+# Redis stores strings, so the profile (a dict) goes in as JSON and comes back out with `json.loads`.
+
+# %%
+PROFILE_TTL_S = 60
+
+
+def get_profile(user_id):
+    key = keys.key("user", user_id)  # e.g. "rcp:00:user:42"
+    cached = r.get(key)  # 1. ask the cache
+    if cached is not None:
+        return json.loads(cached)  # hit: no database query at all
+    profile = db.get_user(user_id)  # 2. miss: ask the database
+    r.set(key, json.dumps(profile), ex=PROFILE_TTL_S)  # 3. keep it for 60 seconds
+    return profile
+
+
+# %% [markdown]
+# ## 3. Before and after, measured
+#
+# The same 100 views, now through `get_profile`, starting from an empty cache:
+
+# %%
+keys.cleanup(r)  # start cold: no cached profiles
+db.reset_counters()
+cached_ms = time_calls(get_profile, requests)
+cached_queries = db.query_count
+assert cached_queries == len(set(requests))  # exactly one query per distinct user: its first view
+print(f"database queries without a cache: {uncached_queries}")
+print(f"database queries with cache-aside: {cached_queries} (one per distinct user)")
+
+# %% tags=["nbval-ignore-output"]
+# Output varies: measured latencies; the assertion below holds on every run.
+cached = summarize(cached_ms)
+speedup = uncached.p50_ms / cached.p50_ms
+assert speedup > 5  # a hit is a local Redis round trip, far below one 15 ms database query
+print(f"without a cache:  {uncached}")
+print(f"with cache-aside: {cached}")
+print(f"the median view is {speedup:.0f}x faster")
+
+# %% [markdown]
+# The picture: each dot on the left is one view, in order. Without a cache every view costs a database
+# round trip. With cache-aside only the first view of each user does (the misses); every later view is a
+# hit, served from Redis in a fraction of a millisecond. On the right, the load the database was spared.
+
+# %%
+fig, (timeline, load) = figure("100 profile views", r, ncols=2)
+timeline.scatter(range(len(uncached_ms)), uncached_ms, s=12, color=PALETTE["slow"], label="no cache")
+timeline.scatter(range(len(cached_ms)), cached_ms, s=12, color=PALETTE["fast"], label="cache-aside")
+timeline.set(yscale="log", xlabel="view number", ylabel="latency (ms, log scale)")
+timeline.legend(loc="center right")
+bars(load, ["no cache", "cache-aside"], [uncached_queries, cached_queries],
+     colors=[PALETTE["slow"], PALETTE["fast"]], unit="queries")  # fmt: skip
+load.set(ylabel="database queries")
+plt.show()
+
+# %% [markdown]
+# ## 4. Taken apart: miss, hit, key and TTL
+#
+# **Predict:** user 7 is not cached. How many database queries do two calls of `get_profile(7)` make?
+
+# %%
+profile_key = keys.key("user", 7)
+r.delete(profile_key)
+db.reset_counters()
+get_profile(7)
+after_first = db.query_count  # a miss: read from the database, then stored
+get_profile(7)
+after_second = db.query_count  # a hit: Redis answered, the database was not asked
+assert (after_first, after_second) == (1, 1)
+after_first, after_second
+
+# %% [markdown]
+# What is stored is a plain Redis string under the key `rcp:00:user:7`: the JSON text of the row.
+
+# %%
+r.get(profile_key)
+
+# %% [markdown]
+# `TTL` tells how many seconds the key has left before Redis deletes it. It counts down from the 60 given to
+# `SET ... EX`; when it reaches zero the next `get_profile(7)` is a miss again and re-reads the database.
+# (`TTL` answers `-2` for a key that does not exist and `-1` for a key that never expires; notebook 01 is
+# all about TTLs.)
+
+# %%
+r.delete(profile_key)
+get_profile(7)  # a miss stores a fresh copy with a 60 s TTL
+r.ttl(profile_key), r.type(profile_key)
+
+# %%
+r.ttl(keys.key("user", "no-such-user"))
+
+# %% [markdown]
+# ## 5. Which Redis am I on?
+#
+# The line printed by the setup cell names the backend. By default it is fakeredis: the same commands, run
+# inside this Python process. To run the notebook against a real server:
+#
+# 1. Start one, for example `docker compose up -d redis` from the project folder (or any Redis you own).
+# 2. Set `REDIS_URL=redis://localhost:6379/0` in the environment that starts JupyterLab
+#    (`REDIS_URL=redis://localhost:6379/0 make lab`).
+# 3. **Restart the kernel and run all cells.**
+#
+# Everything in this notebook behaves the same on both. Some later notebooks need what only a real server
+# has; they ask the backend what it can do and say so when they fall back:
+
+# %% tags=["nbval-ignore-output"]
+# Output varies: fakeredis lacks INFO, CONFIG, eviction and more; a real server has them.
+caps = capabilities(r)
+assert caps.info == caps.backend.is_real  # fakeredis has no INFO; a real server does
+caps.summary()
+
+# %% [markdown]
+# ## Your turn
+#
+# The site header shows each user's **display name** on every page. Write `get_display_name(user_id)` with
+# cache-aside:
+#
+# - store only the name (a plain string, no JSON) under `keys.key("name", user_id)`,
+# - with a TTL of `NAME_TTL_S` = 300 seconds,
+# - and read the database only on a miss.
+#
+# Replace the `raise NotImplementedError(...)` line, run the cell, then run the check below it. The check
+# calls your function for a few users and tells you what to fix. Stuck after a real try? The worked
+# solution is in [solutions/00_first_cache.py](solutions/00_first_cache.py).
+
+# %% tags=["exercise"]
+NAME_TTL_S = 300
+
+
+def get_display_name(user_id):
+    """Return the user's name, from Redis when it is cached."""
+    # BEGIN SOLUTION
+    key = keys.key("name", user_id)
+    name = r.get(key)
+    if name is None:
+        name = db.get_user(user_id)["name"]
+        r.set(key, name, ex=NAME_TTL_S)
+    return name
+    # END SOLUTION
+
+
+# %% tags=["check"]
+check_display_name(get_display_name, cache=r, db=db, keys=keys)
+
+# %% [markdown]
+# ## Summary
+#
+# - **Cache-aside**: `GET` the key; on a hit return it; on a miss read the database, `SET key value EX ttl`,
+#   return it. The application owns the logic; Redis only stores and expires.
+# - You measured it: the database answered only the first view of each user, and the median view became
+#   many times faster (the exact figure is in section 3; it depends on your machine and backend).
+# - A cached entry is a key (`rcp:00:user:7`), a value (JSON text) and a TTL that counts down to a miss.
+# - The TTL is the only thing that refreshes the copy here: if the database row changes, the cache keeps
+#   serving the old profile until the TTL ends. That trade-off is the subject of the next notebooks.
+#
+# ## Further reading
+#
+# - Redis docs, [client-side caching and cache-aside](https://redis.io/docs/latest/develop/clients/client-side-caching/)
+#   and [`SET`](https://redis.io/docs/latest/commands/set/) (its `EX`, `PX`, `NX` and `KEEPTTL` options).
+# - redis-py, [the Python client](https://redis.readthedocs.io/en/stable/).
+# - AWS, [caching strategies: lazy loading and write-through](https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Strategies.html).
+#
+# ## Cleanup
+#
+# Delete every key this notebook wrote (found by `SCAN` over `rcp:00:*`, nothing else), so the notebook can
+# be re-run from a clean state and nothing is left on a shared server.
+
+# %%
+deleted = keys.cleanup(r)
+assert keys.count(r) == 0
+print(f"deleted {deleted} keys under {keys.prefix}")

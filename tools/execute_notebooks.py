@@ -1,0 +1,74 @@
+"""Store fresh outputs in notebooks/*.ipynb: a new kernel each, top to bottom, on fakeredis.
+
+Execution counts come out 1..n in order, no widget state is saved, no timing metadata is
+recorded, and the kernelspec stays ``python3``. A cell that raises fails the run unless it is
+tagged ``raises-exception``.
+
+Usage: python tools/execute_notebooks.py [NN ...]   (default: every notebook)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+CELL_TIMEOUT_S = 60
+
+
+def notebook_paths(selected: list[str] | None = None) -> list[Path]:
+    """The series notebooks in order; ``selected`` filters by number prefix."""
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if selected:
+        paths = [p for p in paths if any(p.name.startswith(s) for s in selected)]
+    return paths
+
+
+def run(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
+    """Execute ``nb`` in a fresh python3 kernel started in ``cwd``; return it with outputs."""
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+        store_widget_state=False,
+        record_timing=False,
+    )
+    client.execute()
+    return nb
+
+
+def tidy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop what should never be committed: widget state, per-cell execution metadata."""
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+def main(selected: list[str]) -> int:
+    if os.environ.pop("REDIS_URL", None):
+        print("Stored outputs always come from the default backend: ignoring REDIS_URL for this run.")
+    paths = notebook_paths(selected)
+    if not paths:
+        print(f"No notebook matches {selected}.", file=sys.stderr)
+        return 1
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        run(nb, path.parent)
+        nbformat.write(tidy(nb), path)
+        print(f"executed {path.relative_to(ROOT)} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
