@@ -70,9 +70,9 @@ def server_version(binary: str) -> str:
     return match.group(1) if match else "unknown"
 
 
-def running_sandboxes() -> list[int]:
-    """PIDs of sandbox servers still running on this machine (Linux; empty elsewhere)."""
-    pids = []
+def running_sandboxes(parent: int | None = None) -> list[int]:
+    """PIDs of sandbox servers alive on this machine (Linux; empty elsewhere), or only ``parent``'s children."""
+    pids: list[int] = []
     marker = os.path.join(tempfile.gettempdir(), DIR_PREFIX)
     proc = Path("/proc")
     if not proc.is_dir():
@@ -81,11 +81,20 @@ def running_sandboxes() -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            if os.readlink(entry / "cwd").startswith(marker):
-                pids.append(int(entry.name))
+            if not os.readlink(entry / "cwd").startswith(marker):
+                continue
+            if parent is not None and _parent_pid(entry) != parent:
+                continue
         except OSError:
             continue
+        pids.append(int(entry.name))
     return sorted(pids)
+
+
+def _parent_pid(proc_entry: Path) -> int:
+    # /proc/PID/stat is "pid (comm) state ppid ...": split after the closing parenthesis of comm.
+    fields = (proc_entry / "stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1])
 
 
 class SandboxRedis:

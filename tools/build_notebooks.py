@@ -8,7 +8,9 @@ Sources are jupytext "percent" scripts: reviewable diffs, lintable code. The bui
   ``notebooks/solutions/<name>.py`` (solutions are the source of truth; the stubs are generated);
 - inserts a previous / next navigation cell after the title and at the end (never edit those by hand).
 
-The output has no outputs: ``tools/execute_notebooks.py`` runs it in a fresh kernel to store them.
+Stored outputs are kept when every code cell (source and tags) is unchanged, so a change to markdown
+only (a link, a typo) needs no re-execution. Otherwise the notebook is written without outputs and
+``tools/execute_notebooks.py`` (``make execute``) runs it in a fresh kernel to store them.
 
 Usage: python tools/build_notebooks.py [NN ...]   (default: every source)
 """
@@ -176,12 +178,35 @@ def main(selected: list[str]) -> int:
     SOLUTIONS.mkdir(parents=True, exist_ok=True)
     for path in targets:
         nb, solutions = build(path, all_paths)
+        target = NOTEBOOKS / f"{path.stem}.ipynb"
+        kept = target.exists() and keep_outputs(nbformat.read(target, as_version=4), nb)
         nbformat.validate(nb)
-        nbformat.write(nb, NOTEBOOKS / f"{path.stem}.ipynb")
+        nbformat.write(nb, target)
         if solutions:
             (SOLUTIONS / f"{path.stem}.py").write_text(solutions)
-        print(f"built notebooks/{path.stem}.ipynb" + (f" and solutions/{path.stem}.py" if solutions else ""))
+        state = "outputs kept" if kept else "no outputs: run `make execute NB=" + path.stem[:2] + "`"
+        print(f"built notebooks/{path.stem}.ipynb ({state})" + (f" and solutions/{path.stem}.py" if solutions else ""))
     return 0
+
+
+def code_signature(nb: nbformat.NotebookNode) -> list[tuple[str, list[str]]]:
+    """The code cells' sources and tags, in order: what decides a notebook's outputs."""
+    return [(cell.source, list(cell.metadata.get("tags", []))) for cell in nb.cells if cell.cell_type == "code"]
+
+
+def keep_outputs(old: nbformat.NotebookNode, new: nbformat.NotebookNode) -> bool:
+    """Copy outputs and execution counts from ``old`` into ``new`` if their code cells are identical."""
+    if code_signature(old) != code_signature(new):
+        return False
+    old_code = [cell for cell in old.cells if cell.cell_type == "code"]
+    new_code = [cell for cell in new.cells if cell.cell_type == "code"]
+    for before, after in zip(old_code, new_code, strict=True):
+        after.outputs = before.get("outputs", [])
+        after.execution_count = before.get("execution_count")
+    for key in ("language_info",):
+        if key in old.metadata:
+            new.metadata[key] = old.metadata[key]
+    return True
 
 
 if __name__ == "__main__":

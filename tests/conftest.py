@@ -1,0 +1,66 @@
+"""Shared fixtures: clients on both backends, a private redis-server, and a guard against orphaned servers."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+
+from helpers.backend import connect
+from helpers.errors import RedisServerNotFound
+from helpers.sandbox import REQUIRE_ENV, SandboxRedis, find_redis_server, running_sandboxes
+
+
+def _skip_or_fail(reason: str) -> None:
+    """No real server: skip on a laptop, fail in CI (REQUIRE_REAL_REDIS=1), never skip silently there."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{REQUIRE_ENV}=1: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_orphaned_servers():
+    """Fail the run if any sandbox redis-server this test process started is still alive at the end."""
+    yield
+    left = running_sandboxes(parent=os.getpid())
+    assert not left, f"sandbox redis-server processes outlived the test run: {left}"
+
+
+@pytest.fixture(scope="session")
+def redis_server_binary() -> str:
+    """Path of a redis-server binary (skips, or fails under REQUIRE_REAL_REDIS=1, when there is none)."""
+    try:
+        return find_redis_server()
+    except RedisServerNotFound as exc:
+        _skip_or_fail(str(exc))
+        raise  # unreachable: skip and fail raise
+
+
+@pytest.fixture(scope="session")
+def sandbox(redis_server_binary: str):
+    """One private redis-server for the whole session."""
+    with SandboxRedis(binary=redis_server_binary) as server:
+        yield server
+
+
+@pytest.fixture
+def real_client(sandbox: SandboxRedis) -> redis.Redis:
+    """A client on the session's private redis-server (made by connect(), as a notebook would)."""
+    client = connect(sandbox.url, announce=False)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def fake_client() -> redis.Redis:
+    """A fresh in-process fakeredis client."""
+    return connect("", announce=False)
+
+
+@pytest.fixture(params=["fakeredis", "redis-server"])
+def client(request) -> redis.Redis:
+    """The same test on both backends."""
+    if request.param == "fakeredis":
+        return request.getfixturevalue("fake_client")
+    return request.getfixturevalue("real_client")
