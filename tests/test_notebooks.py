@@ -48,7 +48,8 @@ class TestNotebook:
         stored = load(path)
         as_cells = [(c.cell_type, c.source, tags(c)) for c in stored.cells]
         assert as_cells == [(c.cell_type, c.source, tags(c)) for c in built.cells], (
-            f"{path.name} differs from notebook_sources/{path.stem}.py: edit the source, then `make execute NB={path.stem[:2]}`"
+            f"{path.name} differs from notebook_sources/{path.stem}.py: "
+            f"edit the source, then `make execute NB={path.stem[:2]}`"
         )
         solution_file = SOLUTIONS / f"{path.stem}.py"
         assert solution_file.read_text() == solutions, f"run `make notebooks` to regenerate {solution_file.name}"
