@@ -27,6 +27,7 @@ class Capabilities:
     config: bool  # CONFIG GET works (reading, and perhaps changing, server settings)
     eviction: bool  # a memory manager that evicts keys under maxmemory (a real server)
     object_introspection: bool  # OBJECT ENCODING / FREQ / IDLETIME
+    memory_usage: bool  # MEMORY USAGE key: bytes a key and its value take
     keyspace_events: bool  # can publish keyspace notifications such as `expired` (needs CONFIG)
     expire_options: bool  # EXPIRE ... NX | XX | GT | LT (Redis 7.0+)
     getex_ms_precision: bool  # GETEX PX/PXAT keeps milliseconds (fakeredis 2.41 truncates to seconds)
@@ -60,6 +61,7 @@ def capabilities(client: redis.Redis) -> Capabilities:
             config=has_config,
             eviction=backend.is_real and has_config,
             object_introspection=_works(lambda: client.object("encoding", key)),
+            memory_usage=_works(lambda: client.memory_usage(key)),
             keyspace_events=backend.is_real and has_config,
             expire_options=_works(lambda: client.expire(key, 60, gt=True)),
             getex_ms_precision=_getex_keeps_milliseconds(client, key),
