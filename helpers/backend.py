@@ -139,17 +139,18 @@ def _connect_real(url: str, source: str = ENV_VAR) -> redis.Redis:
     try:
         probe.ping()
         info = dataclasses.replace(_describe(probe), source=source)
-    except redis.AuthenticationError as exc:
-        raise RedisUnavailable(
-            f"{named}: the server at {address} refused the login ({exc}). "
-            "Put the password in the URL, redis://:PASSWORD@HOST:PORT/0, or check it."
-        ) from None
-    except redis.ResponseError as exc:
-        if "NOAUTH" in str(exc):
+    except (redis.AuthenticationError, redis.ResponseError) as exc:
+        is_auth = isinstance(exc, redis.AuthenticationError) or "NOAUTH" in str(exc) or "WRONGPASS" in str(exc)
+        if not is_auth:
+            raise
+        if urlsplit(url).password is None:
             raise RedisUnavailable(
                 f"{named}: the server at {address} needs a password. Put it in the URL: redis://:PASSWORD@HOST:PORT/0."
             ) from None
-        raise
+        raise RedisUnavailable(
+            f"{named}: the server at {address} refused the password in the URL. "
+            "Check it (redis://:PASSWORD@HOST:PORT/0)."
+        ) from None
     except redis.TimeoutError:
         raise RedisUnavailable(f"{named}: no answer from {address} within {CONNECT_TIMEOUT_S:g} s. {_FIX}") from None
     except redis.ConnectionError as exc:

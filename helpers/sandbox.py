@@ -165,10 +165,11 @@ class SandboxRedis:
 
     @property
     def url(self) -> str:
-        """A redis:// URL for the running server."""
+        """A redis:// URL for the running server (with the password, if ``requirepass`` was configured)."""
         if not self.is_running:
             raise RuntimeError("The sandbox server is not running: call start() or use `with SandboxRedis() as s:`.")
-        return f"redis://127.0.0.1:{self.port}/0"
+        login = f":{self._password}@" if self._password else ""
+        return f"redis://{login}127.0.0.1:{self.port}/0"
 
     def client(self, **kwargs: object) -> redis.Redis:
         """A new client for the running server (responses decoded to str unless told otherwise)."""
@@ -184,6 +185,10 @@ class SandboxRedis:
             return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+    @property
+    def _password(self) -> str | None:
+        return self.config.get("requirepass") or None
 
     def __repr__(self) -> str:
         state = f"running at 127.0.0.1:{self.port}, pid {self.pid}" if self.is_running else "stopped"
@@ -221,7 +226,9 @@ class SandboxRedis:
     def _wait_until_ready(self) -> None:
         assert self._process is not None
         deadline = time.monotonic() + self.startup_timeout
-        probe = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5, socket_timeout=1)
+        probe = redis.Redis(
+            host="127.0.0.1", port=self.port, password=self._password, socket_connect_timeout=0.5, socket_timeout=1
+        )
         try:
             while time.monotonic() < deadline:
                 if self._process.poll() is not None:
@@ -241,7 +248,7 @@ class SandboxRedis:
 
     def _check_identity(self) -> None:
         """Make sure the server answering on our port is the process we started."""
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        client = redis.Redis(host="127.0.0.1", port=self.port, password=self._password, socket_timeout=2)
         try:
             info = client.info("server")
         finally:
