@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import redis
+from matplotlib.axes import Axes
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
 
 from helpers.backend import backend_info
 
@@ -17,14 +21,18 @@ def backend_label(source: redis.Redis | str) -> str:
     return source if isinstance(source, str) else backend_info(source).label
 
 
-def figure(title: str, source: redis.Redis | str, *, ncols: int = 1, width: float = 9.0, height: float = 3.4):
+def figure(
+    title: str, source: redis.Redis | str, *, ncols: int = 1, width: float = 9.0, height: float = 3.4
+) -> tuple[Figure, Any]:
     """A figure with ``ncols`` axes whose title ends with the backend, e.g. '... (measured on Redis 7.0.15)'."""
     fig, axes = plt.subplots(1, ncols, figsize=(width, height), layout="constrained")
     fig.suptitle(f"{title} (measured on {backend_label(source)})")
     return fig, axes
 
 
-def bars(ax, labels: Sequence[str], values: Sequence[float], *, colors: Sequence[str], unit: str, fmt: str = "{:g}"):
+def bars(
+    ax: Axes, labels: Sequence[str], values: Sequence[float], *, colors: Sequence[str], unit: str, fmt: str = "{:g}"
+) -> BarContainer:
     """A labelled bar chart: one bar per label, its value printed above it."""
     drawn = ax.bar(labels, values, color=colors)
     for bar, value in zip(drawn, values, strict=True):
