@@ -1,10 +1,12 @@
 # Redis Caching Patterns: the two commands are `make lab` and `make test`.
-# Everything runs from the project's own virtual environment in .venv (created when missing).
+# Everything runs from the project's own virtual environment in .venv (created when missing):
+# `make lab` installs requirements.txt (what a learner needs), the test targets add requirements-dev.txt.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
+RUNTIME := $(VENV)/.runtime-stamp
 STAMP  := $(VENV)/.installed-stamp
 REPORTS := build/test-reports
 
@@ -18,12 +20,16 @@ NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(RUNTIME): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
-lab: $(STAMP)  ## Create .venv if missing, install, open JupyterLab on notebooks/ (fakeredis unless REDIS_URL is set)
+lab: $(RUNTIME)  ## Create .venv if missing, install, open JupyterLab on notebooks/ (fakeredis unless REDIS_URL is set)
 	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ARGS) 00_first_cache.ipynb
 
 test: $(STAMP)  ## Everything CI runs: lint, unit tests, notebooks on fakeredis and on a real redis-server
