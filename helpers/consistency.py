@@ -51,8 +51,7 @@ def read_write_workload(n_ops: int, users: int, write_share: float, *, skew: flo
     """``n_ops`` seeded operations on users 1..``users``: Zipf-popular reads, uniform writes of a new city."""
     _require_count("n_ops", n_ops)
     _require_count("users", users)
-    if isinstance(write_share, bool) or not isinstance(write_share, (int, float)) or not 0 <= write_share <= 1:
-        raise InvalidArgument(f"write_share must be a number from 0 to 1, got {write_share!r}.")
+    _require_share("write_share", write_share)
     rng = np.random.default_rng(seed)
     readers = zipf_requests(users, skew, n_ops, seed) + 1
     is_write = rng.random(n_ops) < write_share
@@ -210,8 +209,7 @@ def stress(
     _require_count("ops_per_thread", ops_per_thread)
     require_non_negative("jitter_ms", jitter_ms)
     require_positive("time_limit_s", time_limit_s)
-    if isinstance(write_share, bool) or not isinstance(write_share, (int, float)) or not 0 <= write_share <= 1:
-        raise InvalidArgument(f"write_share must be a number from 0 to 1, got {write_share!r}.")
+    _require_share("write_share", write_share)
     user_ids = list(range(1, users + 1))
     keys.cleanup(cache)
     state = _StressState(time.monotonic() + time_limit_s)
@@ -344,3 +342,8 @@ def stress_table(results: Sequence[StressResult]) -> str:
         for s in results
     ]
     return "\n".join([header, *rows])
+
+
+def _require_share(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise InvalidArgument(f"{name} must be a number from 0 to 1, got {value!r}.")

@@ -13,7 +13,11 @@ import secrets
 import time
 from pathlib import Path
 
+import pytest
 import redis
+
+from helpers.keys import KeySpace
+from helpers.races import replay
 
 SOURCES = Path(__file__).resolve().parents[1] / "notebook_sources"
 
@@ -34,3 +38,19 @@ def _is_definition(node: ast.stmt) -> bool:
     if isinstance(node, ast.Assign):
         return all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
     return False
+
+
+# -- fixtures shared by the notebook-03 tests (imported by name into each test module) -----------------
+@pytest.fixture
+def keys(client):
+    """A key space of its own, empty before and after the test."""
+    space = KeySpace("03-test")
+    space.cleanup(client)
+    yield space
+    space.cleanup(client)
+
+
+@pytest.fixture
+def nb(client, keys, db):
+    """Notebook 03's strategies, bound to this test's client, keys and database (a ``db`` fixture)."""
+    return notebook_definitions("03", r=client, keys=keys, db=db, replay=replay)

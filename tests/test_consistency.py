@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from notebook_code import notebook_definitions
 
 from helpers.capabilities import capabilities
 from helpers.consistency import (
@@ -21,25 +20,13 @@ from helpers.consistency import (
 from helpers.errors import InvalidArgument
 from helpers.keys import KeySpace
 from helpers.primary_db import PrimaryDatabase
-from helpers.races import replay
 
-
-@pytest.fixture
-def keys(client):
-    space = KeySpace("03-test")
-    space.cleanup(client)
-    yield space
-    space.cleanup(client)
+pytest_plugins = ["notebook_code"]  # the fixtures `keys` and `nb`
 
 
 @pytest.fixture
 def db():
     return PrimaryDatabase(users=100, delay_ms=0)
-
-
-@pytest.fixture
-def nb(client, keys, db):
-    return notebook_definitions("03", r=client, keys=keys, db=db, replay=replay)
 
 
 # -- the workload ---------------------------------------------------------------------------------------

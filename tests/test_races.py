@@ -9,10 +9,8 @@ import json
 import threading
 
 import pytest
-from notebook_code import notebook_definitions
 
 from helpers.errors import InvalidArgument
-from helpers.keys import KeySpace
 from helpers.primary_db import PrimaryDatabase
 from helpers.races import (
     ScheduleError,
@@ -26,24 +24,12 @@ from helpers.races import (
 
 REPEATS = 15  # each interleaving, on each backend
 
-
-@pytest.fixture
-def keys(client):
-    space = KeySpace("03-test")
-    space.cleanup(client)
-    yield space
-    space.cleanup(client)
+pytest_plugins = ["notebook_code"]  # the fixtures `keys` and `nb`
 
 
 @pytest.fixture
 def db():
     return PrimaryDatabase(users=300, delay_ms=1)
-
-
-@pytest.fixture
-def nb(client, keys, db):
-    """Notebook 03's strategies, bound to this test's client, keys and database."""
-    return notebook_definitions("03", r=client, keys=keys, db=db, replay=replay)
 
 
 def fresh_users(start: int):
