@@ -47,7 +47,9 @@ class Operation:
         return f"write {self.user_id} city={self.city}" if self.kind == "write" else f"read {self.user_id}"
 
 
-def read_write_workload(n_ops: int, users: int, write_share: float, *, skew: float = 1.0, seed: int = 0):
+def read_write_workload(
+    n_ops: int, users: int, write_share: float, *, skew: float = 1.0, seed: int = 0
+) -> list[Operation]:
     """``n_ops`` seeded operations on users 1..``users``: Zipf-popular reads, uniform writes of a new city."""
     _require_count("n_ops", n_ops)
     _require_count("users", users)

@@ -121,7 +121,12 @@ def replay(
     label: Callable[[dict], str] = row_label,
     user_id: int | None = None,
 ) -> Replay:
-    """Run ``actors`` on their own threads and connections, one operation at a time, in ``schedule`` order."""
+    """Run ``actors`` on their own threads and connections, one operation at a time, in ``schedule`` order.
+
+    ``watch`` is the cache key the race is about: its content is recorded after every step, and the
+    result compares it with the database row of ``user_id`` (by default, the number the key ends with).
+    ``label`` names a row in the steps (default: city and version, 'Lisbon v1').
+    """
     _validate(actors, schedule, watch)
     turns = _Turns(list(actors))
     observer = new_connection(cache)
@@ -154,6 +159,7 @@ def replay(
     except ScheduleError:
         turns.abort()
         _join(threads)
+        observer.close()
         _raise_actor_failure(failures)
         raise
     finally:
@@ -163,8 +169,10 @@ def replay(
             client.close()
     _raise_actor_failure(failures)
     target_user = user_id if user_id is not None else _user_in(watch)
-    final_cache = cached_row(observer, watch)
-    observer.close()
+    try:
+        final_cache = cached_row(observer, watch)
+    finally:
+        observer.close()
     database_row = db.get_user(target_user) if target_user is not None else None
     return Replay(turns.steps, returned, final_cache, database_row, watch, label)
 
