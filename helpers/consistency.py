@@ -143,6 +143,7 @@ class _CommandCounter:
         self._lock = threading.Lock()
 
     def attach(self, client: redis.Redis) -> redis.Redis:
+        """Record every command ``client`` sends from now on; return the same client."""
         send = client.execute_command
 
         def execute_command(*args, **options):
@@ -167,6 +168,7 @@ class _CommandCounter:
                     self._unread.discard(key)
 
     def unread_keys(self) -> list[str]:
+        """The keys written to the cache and not read since, sorted."""
         with self._lock:
             return sorted(self._unread)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from helpers.errors import InvalidArgument
@@ -33,7 +34,7 @@ class Arrow:
     color: str
 
 
-def sequence_diagram(ax, replay: Replay) -> list[Arrow]:
+def sequence_diagram(ax: Axes, replay: Replay) -> list[Arrow]:
     """Draw ``replay`` on ``ax`` as a sequence diagram; return one Arrow per step, in order."""
     if not isinstance(replay, Replay):
         raise InvalidArgument(f"sequence_diagram() draws a Replay (the result of replay(...)), got {type(replay)!r}.")
@@ -79,7 +80,7 @@ def sequence_height(replay: Replay) -> float:
 
 
 def flow_diagram(
-    ax,
+    ax: Axes,
     boxes: Mapping[str, tuple[float, float, str]],
     arrows: Sequence[tuple[str, str, str]],
 ) -> list[tuple[str, str]]:

@@ -196,6 +196,7 @@ class _Turns:
         self.aborted = False
 
     def wait_for_turn(self, actor: str, operation: str) -> None:
+        """Block ``actor`` until the schedule gives it the turn for ``operation`` (or the replay aborts)."""
         with self.cond:
             self.waiting[actor] = operation
             self.cond.notify_all()
@@ -205,6 +206,7 @@ class _Turns:
                 raise _Aborted()
 
     def end_turn(self, actor: str, step_without_index: Step | None) -> None:
+        """Record the step ``actor`` just took (if any) and hand the turn back to the driver."""
         with self.cond:
             if step_without_index is not None:
                 self.steps.append(_numbered(step_without_index, len(self.steps) + 1))
@@ -213,11 +215,13 @@ class _Turns:
             self.cond.notify_all()
 
     def finish(self, actor: str) -> None:
+        """Mark ``actor`` as done: it will ask for no more turns."""
         with self.cond:
             self.finished.add(actor)
             self.cond.notify_all()
 
     def abort(self) -> None:
+        """Stop the replay: every waiting actor is released with an abort."""
         with self.cond:
             self.aborted = True
             self.cond.notify_all()
@@ -308,7 +312,10 @@ class _Recorder:
         self.label = label
         self.describe_cache = describe_cache
 
-    def run(self, actor: str, target: str, command: str, call: Callable[[], object], render) -> object:
+    def run(
+        self, actor: str, target: str, command: str, call: Callable[[], object], render: Callable[[object], str]
+    ) -> object:
+        """Wait for ``actor``'s turn, make ``call``, record it as a step described by ``render``; return its result."""
         self.turns.wait_for_turn(actor, command)
         try:
             result = call()
