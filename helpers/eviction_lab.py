@@ -48,9 +48,8 @@ class ServerNotOurs(FriendlyError):
 def _setting_name(name: str) -> str:
     dashed = name.replace("_", "-")
     if dashed not in EVICTION_SETTINGS:
-        raise InvalidArgument(
-            f"unknown eviction setting {name!r}; use one of: {', '.join(s.replace('-', '_') for s in EVICTION_SETTINGS)}."
-        )
+        known = ", ".join(setting.replace("-", "_") for setting in EVICTION_SETTINGS)
+        raise InvalidArgument(f"unknown eviction setting {name!r}; use one of: {known}.")
     return dashed
 
 
@@ -201,7 +200,9 @@ class EvictionLab:
         if self.kind == "REDIS_URL":
             foreign = foreign_key_count(client, self.keys)
             if foreign:
-                raise ServerNotOurs(f"REDIS_URL's server now holds {foreign} keys this notebook did not create; not changing it.")
+                raise ServerNotOurs(
+                    f"REDIS_URL's server now holds {foreign} keys this notebook did not create; not changing it."
+                )
         before = {name: self.current()[name] for name in wanted}
         try:  # the policy first and maxmemory last, so nothing is evicted under the old policy
             for name in sorted(wanted, key=lambda n: n == "maxmemory"):

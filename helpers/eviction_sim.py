@@ -397,7 +397,9 @@ def simulate_cache_aside(
     if times_s is not None:
         times_ms = (np.asarray(times_s, dtype=float) * 1000).astype(np.int64)
         if len(times_ms) != len(ranks):
-            raise InvalidArgument(f"times_s has {len(times_ms)} entries for {len(ranks)} requests; give one per request.")
+            raise InvalidArgument(
+                f"times_s has {len(times_ms)} entries for {len(ranks)} requests; give one per request."
+            )
     else:
         times_ms = np.arange(len(ranks), dtype=np.int64)
     engine = EvictionEngine(

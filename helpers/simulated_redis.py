@@ -104,7 +104,7 @@ class SimulatedRedis:
         """SET name value [EX s | PX ms], evicting first; OutOfMemoryError when nothing can be evicted."""
         if unsupported:
             raise InvalidArgument(f"the simulator's SET supports ex and px only, not {sorted(unsupported)}.")
-        for label, amount in (("ex", ex), ("px", px)):
+        for amount in (ex, px):
             if amount is not None and int(amount) <= 0:
                 raise redis.ResponseError("invalid expire time in 'set' command")
         engine = self._before_write()
@@ -115,7 +115,9 @@ class SimulatedRedis:
             expire_ms = engine.now_ms + int(px)
         text = value if isinstance(value, str) else str(value)
         try:
-            engine.write(name, estimate_key_bytes(name, text, has_ttl=expire_ms is not None), expire_ms=expire_ms, value=text)
+            engine.write(
+                name, estimate_key_bytes(name, text, has_ttl=expire_ms is not None), expire_ms=expire_ms, value=text
+            )
         except OutOfMemory:
             raise redis.exceptions.OutOfMemoryError(OOM_MESSAGE) from None
         return True
@@ -168,7 +170,9 @@ class SimulatedRedis:
     def config_get(self, pattern: str = "*") -> dict[str, str]:
         """CONFIG GET for the eviction settings."""
         engine = self.engine
-        return {name: str(getattr(engine, attr)) for name, attr in _SETTINGS.items() if fnmatch.fnmatchcase(name, pattern)}
+        return {
+            name: str(getattr(engine, attr)) for name, attr in _SETTINGS.items() if fnmatch.fnmatchcase(name, pattern)
+        }
 
     def config_set(self, name: str, value: Any) -> bool:
         """CONFIG SET for the eviction settings (a new maxmemory evicts at once, as in Redis)."""
@@ -228,7 +232,9 @@ class SimulatedRedis:
         return SimulatedPipeline(self)
 
     def __repr__(self) -> str:
-        return f"SimulatedRedis(policy={self.engine.policy}, maxmemory={self.engine.maxmemory}, keys={len(self.engine)})"
+        return (
+            f"SimulatedRedis(policy={self.engine.policy}, maxmemory={self.engine.maxmemory}, keys={len(self.engine)})"
+        )
 
 
 class SimulatedPipeline:

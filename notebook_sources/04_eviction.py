@@ -271,7 +271,7 @@ plt.show()
 #
 # ```mermaid
 # flowchart LR
-#     A[used_memory > maxmemory<br/>before a command] --> B[sample maxmemory-samples keys<br/>from a random spot of the hash table]
+#     A[used_memory > maxmemory<br/>before a command] --> B[sample maxmemory-samples keys<br/>from a random spot]
 #     B --> C[merge them into the 16-entry pool,<br/>ordered by idle time / rarity / TTL]
 #     C --> D[evict the best candidate<br/>that still exists]
 #     D --> A
@@ -558,13 +558,17 @@ plt.show()
 #
 # The Redis documentation's rules of thumb, each with the measurement from this notebook that backs it:
 #
-# | situation | policy | evidence above |
-# |---|---|---|
-# | a pure cache, popularity skewed (power law), unsure | `allkeys-lru`, or `allkeys-lfu` if the popularity is stable or the cache small and hot | section 3: LFU beat LRU on every workload; section 4: the clock |
-# | uniform or cyclic access | `allkeys-random` (cheapest; nothing better exists) | the cell below: with uniform popularity every model gives the same hit ratio |
-# | short TTLs mark the least valuable keys | `volatile-ttl` | section 1: it evicted the shorter TTLs first |
-# | cache and must-keep data in one server | `volatile-*`, keys without TTL never evicted (better: two servers) | section 1: the keys without TTL survived, and then writes failed |
-# | data that must never be lost silently | `noeviction` (writes fail loudly) | section 1: the OOM error |
+# - **A pure cache with skewed (power-law) popularity, when unsure: `allkeys-lru`**; prefer `allkeys-lfu`
+#   when popularity is stable or the cache is small and hot. Evidence: in section 3 LFU beat LRU on every
+#   workload, and section 4 showed why LRU suffers when the cache turns over within a second.
+# - **Uniform or cyclic access: `allkeys-random`**, the cheapest, since nothing can do better. Evidence: the
+#   cell below, where every model gives the same hit ratio for uniform popularity.
+# - **Short TTLs mark the least valuable keys: `volatile-ttl`.** Evidence: section 1, it evicted the
+#   shorter TTLs first.
+# - **Cache and must-keep data in one server: a `volatile-*` policy**, keys without a TTL are never evicted
+#   (better still: two servers). Evidence: section 1, those keys survived, and then writes failed.
+# - **Data that must never be dropped silently: `noeviction`**, writes fail loudly. Evidence: the OOM error
+#   in section 1.
 #
 # And whatever the policy: watch the hit ratio, `keyspace_hits / (keyspace_hits + keyspace_misses)` from
 # `INFO stats`. Under uniform popularity, all the models agree: no policy can do better than chance.
