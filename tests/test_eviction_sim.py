@@ -117,7 +117,9 @@ def test_more_samples_and_a_fine_clock_approach_exact_lru():
     requests = zipf_requests(2000, 1.0, 20_000, seed=5)
     exact = hit_ratio(exact_lru_hits(requests, 100), 4000)
     model = random_hit_ratio(zipf_popularity(2000, 1.0), 100)
-    one = hit_ratio(simulate_cache_aside(requests, capacity_keys=100, policy="allkeys-lru", samples=1, lru_clock_ms=1), 4000)
+    one = hit_ratio(
+        simulate_cache_aside(requests, capacity_keys=100, policy="allkeys-lru", samples=1, lru_clock_ms=1), 4000
+    )
     ten = hit_ratio(
         simulate_cache_aside(requests, capacity_keys=100, policy="allkeys-lru", samples=10, lru_clock_ms=1), 4000
     )
