@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from execute_notebooks import run
+from nbclient import NotebookClient
 
 from helpers.errors import InvalidArgument
 from helpers.eviction_lab import OPT_IN_ENV, EvictionLab, ServerNotOurs, check_eviction_choice
@@ -116,7 +117,7 @@ def test_backstop_restores_settings_changed_outside_a_with_block(monkeypatch, ow
 
 
 def test_settings_are_restored_after_a_failing_cell_in_a_kernel(monkeypatch, own_server):
-    """A real kernel: a cell fails inside `with lab.settings(...)`, another changes a setting bare; then the kernel stops."""
+    """In a kernel: a cell fails inside `with lab.settings(...)`, the next changes a setting bare, the kernel stops."""
     monkeypatch.setenv("REDIS_URL", own_server.url)
     monkeypatch.setenv(OPT_IN_ENV, "1")
     cells = [
@@ -127,8 +128,6 @@ def test_settings_are_restored_after_a_failing_cell_in_a_kernel(monkeypatch, own
         "assert lab.current()['maxmemory-policy'] == 'noeviction'\nevict.config_set('lfu-log-factor', 42)",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
-    from nbclient import NotebookClient
-
     NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
     assert nb.cells[1].outputs[-1]["ename"] == "ZeroDivisionError"
     assert not any(o.get("output_type") == "error" for o in nb.cells[2].outputs)
