@@ -447,16 +447,16 @@ for skew, size in SETUPS:
 # measured on the server.
 
 # %%
-fig, axes = figure("Hit ratio by policy (after warm-up)", lab.label, ncols=4, width=13, height=4.2)
+fig, axes = figure("Hit ratio by policy (after warm-up)", lab.label, ncols=4, width=13, height=4.6)
 short = {"allkeys-lru": "LRU", "allkeys-lfu": "LFU", "allkeys-random": "random", "volatile-ttl": "v-ttl"}
 for ax, (skew, size) in zip(axes, SETUPS, strict=True):
     base = baselines[skew, size]
-    labels = [short[p] for p in REPLAYED] + ["exact\nLRU", "Che", "rand.\nmodel", "perfect\nLFU", "Belady"]
+    labels = [short[p] for p in REPLAYED] + ["exact LRU", "Che", "random model", "perfect LFU", "Belady"]
     values = [measured[skew, size, p] for p in REPLAYED] + [base[m] for m in model_names]
     colors = [PALETTE["neutral"], PALETTE["fast"], PALETTE["slow"], PALETTE["slow"]] + [PALETTE["muted"]] * 5
     bars(ax, labels, [round(100 * v) for v in values], colors=colors, unit="", fmt="{:g}")
     ax.set_title(f"skew {skew}, {size} items", fontsize=9)
-    ax.tick_params(axis="x", labelsize=7)
+    ax.tick_params(axis="x", labelsize=8, rotation=60)
 axes[0].set_ylabel("hit ratio (%)")
 plt.show()
 
