@@ -20,6 +20,7 @@ import heapq
 from collections import OrderedDict
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from helpers.errors import InvalidArgument
 
@@ -99,7 +100,7 @@ def _whole_capacity(capacity: int) -> int:
     return int(capacity)
 
 
-def exact_lru_hits(requests, capacity: int) -> np.ndarray:
+def exact_lru_hits(requests: ArrayLike, capacity: int) -> np.ndarray:
     """Per-request hits of a true LRU cache of ``capacity`` objects, filled on every miss."""
     capacity = _whole_capacity(capacity)
     cache: OrderedDict[int, None] = OrderedDict()
@@ -116,7 +117,7 @@ def exact_lru_hits(requests, capacity: int) -> np.ndarray:
     return hits
 
 
-def next_use(requests) -> np.ndarray:
+def next_use(requests: ArrayLike) -> np.ndarray:
     """For each request, the index of the next request for the same object (len(requests) if none)."""
     ids = _requests(requests)
     following = np.empty(len(ids), dtype=np.int64)
@@ -127,7 +128,7 @@ def next_use(requests) -> np.ndarray:
     return following
 
 
-def belady_hits(requests, capacity: int) -> np.ndarray:
+def belady_hits(requests: ArrayLike, capacity: int) -> np.ndarray:
     """Per-request hits of Belady's MIN: on a miss, drop the cached object (or the newcomer) needed furthest ahead."""
     capacity = _whole_capacity(capacity)
     ids = _requests(requests)

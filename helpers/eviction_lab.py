@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import redis
 
 from helpers.backend import backend_info, connect
@@ -31,7 +32,7 @@ from helpers.checks import checker, expect
 from helpers.errors import FriendlyError, InvalidArgument, RedisServerNotFound
 from helpers.eviction_sim import POLICIES, check_policy, check_samples
 from helpers.keys import KeySpace
-from helpers.replay import calibrate_maxmemory, replay_cache_aside
+from helpers.pipelined_replay import calibrate_maxmemory, replay_cache_aside
 from helpers.sandbox import SandboxRedis, find_redis_server
 from helpers.simulated_redis import SimulatedRedis
 from helpers.workloads import zipf_requests
@@ -235,7 +236,7 @@ CATALOGUE_MAX_ITEMS = 1_500
 CATALOGUE_TARGET = 0.55
 
 
-def catalogue_requests():
+def catalogue_requests() -> np.ndarray:
     """The exercise's request sequence: item ids drawn from Zipf(0.9) over 20,000 items, seeded."""
     return zipf_requests(CATALOGUE["items"], CATALOGUE["skew"], CATALOGUE["requests"], seed=CATALOGUE["seed"])
 

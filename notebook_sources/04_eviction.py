@@ -85,8 +85,8 @@ from helpers.eviction_lab import (
 )
 from helpers.eviction_sim import POLICIES, simulate_cache_aside
 from helpers.keys import KeySpace
+from helpers.pipelined_replay import CACHE_ASIDE_SCRIPT, calibrate_maxmemory, read_repeatedly, replay_cache_aside
 from helpers.plots import PALETTE, bars, figure
-from helpers.replay import CACHE_ASIDE_SCRIPT, calibrate_maxmemory, read_repeatedly, replay_cache_aside
 from helpers.sandbox import running_sandboxes
 from helpers.workloads import zipf_popularity, zipf_requests
 

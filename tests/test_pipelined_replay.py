@@ -11,7 +11,7 @@ from helpers.cache_models import hit_ratio
 from helpers.errors import InvalidArgument
 from helpers.eviction_sim import simulate_cache_aside
 from helpers.keys import KeySpace
-from helpers.replay import (
+from helpers.pipelined_replay import (
     SIMULATED_REQUESTS_PER_S,
     calibrate_maxmemory,
     item_key,

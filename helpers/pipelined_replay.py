@@ -1,4 +1,4 @@
-"""Replay a request sequence as cache-aside against a Redis that evicts, fast enough to measure hit ratios.
+"""Replay a request sequence against Redis as pipelined cache-aside (for eviction hit ratios): fast and exact.
 
 Each request is one EVALSHA of ``CACHE_ASIDE_SCRIPT``: GET the key, and on a miss SET it (a value of
 ``value_bytes`` bytes, with a TTL). Running the logic inside Redis keeps the value off the network,
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import redis
+from numpy.typing import ArrayLike
 
 from helpers.errors import InvalidArgument
 from helpers.eviction_sim import OOM_MESSAGE
@@ -67,7 +68,7 @@ def item_key(keys: KeySpace, rank: int) -> str:
 
 def replay_cache_aside(
     client: redis.Redis | SimulatedRedis,
-    ranks,
+    ranks: ArrayLike,
     keys: KeySpace,
     *,
     value_bytes: int = DEFAULT_VALUE_BYTES,
