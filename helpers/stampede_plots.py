@@ -40,7 +40,7 @@ def plot_pile_up(ax, estimates: Sequence[float], measured: Sequence[int], *, cli
     ax.scatter(estimates, measured, color=PALETTE["slow"], zorder=3, label="measured")
     ax.set(xlabel="read rate × recompute time", ylabel="recomputations per expiry", xlim=(0, right), ylim=(0, top))
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
     return list(estimates), list(measured)
 
 
@@ -52,13 +52,12 @@ def plot_ladder(axes: Sequence, results: Mapping[str, HerdResult], colors: Seque
     drawn = {
         "recomputations": [results[name].recomputations for name in names],
         "reads that waited": [results[name].reads_that_waited for name in names],
-        "p99 read latency": [results[name].latency.p99_ms for name in names],
+        "p99 read latency (ms)": [results[name].latency.p99_ms for name in names],
         "stale reads served": [results[name].stale_reads for name in names],
     }
-    units = {"p99 read latency": "ms"}
     for ax, (title, values) in zip(axes, drawn.items(), strict=True):
-        fmt = "{:.1f}" if title in units else "{:d}"
-        bars(ax, names, values, colors=list(colors), unit=units.get(title, ""), fmt=fmt)
+        fmt = "{:.2g}" if "latency" in title else "{:d}"
+        bars(ax, names, values, colors=list(colors), unit="", fmt=fmt)
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", labelrotation=60, labelsize=8)
     return drawn
@@ -86,9 +85,10 @@ def plot_xfetch_sweep(axes: Sequence, outcomes: Sequence[XFetchOutcome]) -> dict
             right.annotate(
                 f"real misses in {outcome.miss_share:.0%}\nof expiries",
                 (outcome.beta, outcome.lead_ms),
-                xytext=(12, 10),
+                xytext=(0, 45),
                 textcoords="offset points",
                 fontsize=8,
+                arrowprops={"arrowstyle": "->", "color": PALETTE["slow"]},
                 color=PALETTE["slow"],
             )
     right.set(xlabel="β", ylabel="ms before expiry (cache life given up)")
