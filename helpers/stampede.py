@@ -4,9 +4,11 @@ A herd is ``clients`` threads, each with its own Redis connection (``helpers.bac
 held at a ``threading.Barrier`` and released together. Each client then calls the notebook's read
 function in a loop, pausing a seeded, jittered think time between reads, until the window ends (and
 at least until it has read once after the primed value's expiry, so that a starved process still tests
-the expiry). The harness records every read (when it started, how long it took, what it returned, what it raised) and
-every database query made during the run, so a notebook can count recomputations, stale values and
-errors, and read latency percentiles, for each way of protecting the key.
+the expiry). The harness records every read (when it started, how long it took and how much of that
+inside Redis commands, what it returned, what it raised) and every database query made during the run,
+so a notebook can count recomputations, stale values, reads that waited and errors, and read latency
+percentiles, for each way of protecting the key. Python's garbage collector is paused during a run (as
+``timeit`` does), so that a collection stopping every thread is not measured as slow reads.
 
 The caching code under test is the notebook's: the harness only starts, times and stops it. A rung that
 deadlocks cannot hang the notebook: after ``timeout_s`` the herd's connections refuse every further
@@ -68,6 +70,12 @@ class ReadRecord:
     value: object = None  # kept only when the run was asked to keep values
     stale: bool = False
     error: str | None = None  # the exception's type name, when the read raised
+    redis_ms: float = 0.0  # how much of the latency was spent inside Redis commands
+
+    @property
+    def away_from_redis_ms(self) -> float:
+        """The part of the latency spent outside Redis: querying the database, or waiting for someone who is."""
+        return max(0.0, self.latency_ms - self.redis_ms)
 
 
 @dataclass(frozen=True)
@@ -119,19 +127,24 @@ class HerdResult:
 
     @property
     def reads_that_waited(self) -> int:
-        """Reads that waited for a database query: in progress from its midpoint (or earlier) to its end.
+        """Reads that waited for a recomputation: in progress over the second half of a database query, and
+        away from Redis (querying, sleeping between polls, waiting on another caller) for a tenth of one or more.
 
-        Counted from the timeline rather than from a latency threshold: a hit slowed down by a loaded
-        machine does not count, and neither does a fast read that merely overlapped the end of a query.
+        Both conditions matter on a loaded machine: a hit slowed down by a busy server can span a query,
+        but it spends its time inside Redis commands, so it is not taken for a wait; and a client that
+        waits by polling a slow server still sleeps between its polls.
         """
-        if not self.queries:
+        successful = [q for q in self.queries if not q.failed]
+        if not successful:
             return 0
-        middles = np.array([(q.start_s + q.end_s) / 2 for q in self.queries])
-        ends = np.array([q.end_s for q in self.queries])
+        middles = np.array([(q.start_s + q.end_s) / 2 for q in successful])
+        ends = np.array([q.end_s for q in successful])
+        least_away_ms = self.recompute_ms / 10
         return sum(
             1
             for read in self.reads
-            if np.any((read.start_s <= middles) & (ends <= read.start_s + read.latency_ms / 1000))
+            if read.away_from_redis_ms >= least_away_ms
+            and np.any((read.start_s <= middles) & (ends <= read.start_s + read.latency_ms / 1000))
         )
 
     @property
@@ -227,18 +240,23 @@ def steady_first_gap(rng: random.Random, think_s: float) -> float:
 
 
 class _Guard:
-    """Per-run switch that makes the herd's connections refuse commands once the deadline has passed."""
+    """Wraps the herd's connections: times their Redis commands, and refuses them once the run is aborted."""
 
-    def __init__(self) -> None:
+    def __init__(self, clients: int) -> None:
         self.aborted = threading.Event()
+        self.redis_s = [0.0] * clients  # seconds each client has spent inside Redis commands so far
 
-    def protect(self, client: redis.Redis) -> redis.Redis:
+    def protect(self, client: redis.Redis, index: int) -> redis.Redis:
         original = client.execute_command
 
         def execute_command(*args, **options):
             if self.aborted.is_set():
                 raise HerdAborted("the herd's deadline passed: this client was stopped")
-            return original(*args, **options)
+            start = time.perf_counter()
+            try:
+                return original(*args, **options)
+            finally:
+                self.redis_s[index] += time.perf_counter() - start
 
         client.execute_command = execute_command  # instance attribute: only this herd's client
         return client
@@ -377,13 +395,13 @@ class _Run:
         self.window_s = window_s
         self.reads_per_client = reads_per_client
         self.keep_values = keep_values
-        self.guard = _Guard()
+        self.guard = _Guard(herd.clients)
         self.moment: dict[str, float] = {}  # release, reads_before; when primed also the expiry bounds
         self.prime_failed: list[BaseException] = []
         self.start_timeout = herd.timeout_s + 5.0  # starting many threads on a loaded machine takes a while
         self.barrier = threading.Barrier(herd.clients + 1, action=self._at_release, timeout=self.start_timeout)
-        # (client, start, end, value kept or None, the value's computed_at, error type name); list.append is atomic
-        self.raw: list[tuple[int, float, float, object, float | None, str | None]] = []
+        # (client, start, end, seconds in Redis, value kept or None, its computed_at, error type name)
+        self.raw: list[tuple[int, float, float, float, object, float | None, str | None]] = []  # append is atomic
         self.hung = 0
         self.recomputations = 0
         self.log_before = 0
@@ -420,6 +438,7 @@ class _Run:
         read_after_expiry = False
         while time.perf_counter() < (deadline if read_after_expiry else last_chance):
             start = time.perf_counter()
+            in_redis_before = self.guard.redis_s[index]
             read_after_expiry = read_after_expiry or start >= after_expiry
             value, error = None, None
             try:
@@ -429,7 +448,8 @@ class _Run:
             except Exception as exc:  # the read failed: count it, keep going like a real client
                 error = type(exc).__name__
             kept = value if self.keep_values else None
-            self.raw.append((index, start, time.perf_counter(), kept, value_time(value), error))
+            in_redis = self.guard.redis_s[index] - in_redis_before
+            self.raw.append((index, start, time.perf_counter(), in_redis, kept, value_time(value), error))
             done += 1
             if self.reads_per_client is not None and done >= self.reads_per_client:
                 return
@@ -440,7 +460,7 @@ class _Run:
 
     def release_and_wait(self) -> None:
         """Start the clients, release them together, wait for them (or stop the stuck ones), count queries."""
-        connections = [self.guard.protect(new_connection(self.herd.client)) for _ in self.readers]
+        connections = [self.guard.protect(new_connection(self.herd.client), i) for i in range(len(self.readers))]
         threads = [
             threading.Thread(target=self._client_loop, args=(i, conn, reader), daemon=True, name=f"herd-client-{i}")
             for i, (conn, reader) in enumerate(zip(connections, self.readers, strict=True))
@@ -481,7 +501,7 @@ class _Run:
         expires_at = self.moment.get("expires_at")
         earliest_expiry = self.moment.get("earliest_expiry")
         records = []
-        for index, start, end, value, stamp, error in self.raw:
+        for index, start, end, in_redis, value, stamp, error in self.raw:
             stale = (
                 primed_epoch is not None
                 and expires_at is not None
@@ -489,7 +509,9 @@ class _Run:
                 and stamp is not None
                 and stamp < primed_epoch
             )
-            records.append(ReadRecord(index, start - release, (end - start) * 1000.0, value, stale, error))
+            records.append(
+                ReadRecord(index, start - release, (end - start) * 1000.0, value, stale, error, in_redis * 1000.0)
+            )
         records.sort(key=lambda record: record.start_s)
         spans = [
             QuerySpan(q.start - release, q.end - release, q.failed)

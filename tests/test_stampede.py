@@ -135,6 +135,7 @@ def test_errors_are_counted_by_type(cache, db):
     result = Herd(cache, db, clients=5, think_ms=20, life_ms=0, window_ms=100).run(failing)
     assert result.errors == result.read_count > 0
     assert result.errors_by_type == {"ValueError": result.read_count}
+    assert all(0 < read.redis_ms <= read.latency_ms for read in result.reads)  # the GET was timed
     assert result.row()["errors"] == result.read_count
 
 
@@ -243,14 +244,15 @@ def test_repr_states_the_load(fake_client, db):
 def made_up_result() -> HerdResult:
     reads = (
         ReadRecord(0, 0.000, 1.0),  # a hit
-        ReadRecord(1, 0.101, 45.0),  # waits for the query 0.101 .. 0.141 from its start
-        ReadRecord(2, 0.125, 20.0),  # starts after the query's midpoint: did not wait for it
+        ReadRecord(1, 0.101, 45.0, redis_ms=0.5),  # 44.5 ms away from Redis: it waited for the query
+        ReadRecord(2, 0.125, 20.0, redis_ms=15.0),  # slow, but inside Redis (a busy server): not a wait
         ReadRecord(3, 0.139, 5.0, stale=True),  # overlaps the end only
         ReadRecord(4, 0.200, 1.0, error="TimeoutError"),
+        ReadRecord(5, 0.110, 40.0, redis_ms=39.9),  # spans the query, but inside Redis all along: not a wait
     )
     queries = (QuerySpan(0.101, 0.141), QuerySpan(0.300, 0.310, failed=True))
     return HerdResult(
-        clients=5,
+        clients=6,
         window_s=0.4,
         expires_at_s=0.1,
         reads=reads,
@@ -263,7 +265,7 @@ def made_up_result() -> HerdResult:
 
 def test_result_properties_from_a_known_timeline():
     result = made_up_result()
-    assert (result.read_count, result.errors, result.stale_reads) == (5, 1, 1)
+    assert (result.read_count, result.errors, result.stale_reads) == (6, 1, 1)
     assert result.reads_that_waited == 1
     assert result.recompute_ms == pytest.approx(40.0)  # failed queries do not count
     assert result.read_rate_per_s == pytest.approx(10.0)  # one read started before the expiry at 0.1 s
