@@ -279,6 +279,8 @@ class Herd:
     ) -> None:
         if isinstance(clients, bool) or not isinstance(clients, int) or not 1 <= clients <= MAX_CLIENTS:
             raise InvalidArgument(f"clients must be a whole number from 1 to {MAX_CLIENTS}, got {clients!r}.")
+        if not isinstance(client, redis.Redis):
+            raise InvalidArgument(f"client must be the notebook's Redis client (r), got {type(client).__name__}.")
         if not isinstance(db, PrimaryDatabase):
             raise InvalidArgument(f"db must be the notebook's PrimaryDatabase, got {type(db).__name__}.")
         self.client = client

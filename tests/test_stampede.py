@@ -233,6 +233,8 @@ def test_bad_run_arguments_are_refused(fake_client, db):
         herd.run(lambda conn: None, life_ms=600, window_ms=500)
     with pytest.raises(InvalidArgument, match="db must be"):
         Herd(fake_client, object())
+    with pytest.raises(InvalidArgument, match="client must be"):
+        Herd("redis://localhost", db)
 
 
 def test_repr_states_the_load(fake_client, db):
