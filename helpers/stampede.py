@@ -247,6 +247,7 @@ class _Guard:
         self.redis_s = [0.0] * clients  # seconds each client has spent inside Redis commands so far
 
     def protect(self, client: redis.Redis, index: int) -> redis.Redis:
+        """Make ``client`` time its commands for client ``index`` and raise HerdAborted once the herd is aborted."""
         original = client.execute_command
 
         def execute_command(*args, **options):

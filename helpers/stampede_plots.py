@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 
 from helpers.errors import InvalidArgument
 from helpers.plots import PALETTE, bars
@@ -16,7 +17,7 @@ from helpers.stampede import HerdResult
 from helpers.xfetch import XFetchOutcome
 
 
-def plot_in_flight(ax, result: HerdResult, *, label: str, color: str = PALETTE["slow"]) -> np.ndarray:
+def plot_in_flight(ax: Axes, result: HerdResult, *, label: str, color: str = PALETTE["slow"]) -> np.ndarray:
     """Database queries in flight over time, with the expiry marked; returns the counts drawn (1 ms steps)."""
     times, counts = result.in_flight(step_ms=1.0)
     ax.step(times, counts, where="post", color=color, label=label)
@@ -28,7 +29,7 @@ def plot_in_flight(ax, result: HerdResult, *, label: str, color: str = PALETTE["
     return counts
 
 
-def plot_pile_up(ax, estimates: Sequence[float], measured: Sequence[int], *, clients: int) -> tuple[list, list]:
+def plot_pile_up(ax: Axes, estimates: Sequence[float], measured: Sequence[int], *, clients: int) -> tuple[list, list]:
     """Measured recomputations per expiry against the estimate rate x recompute time, capped at ``clients``."""
     if len(estimates) != len(measured) or not estimates:
         raise InvalidArgument("plot_pile_up needs one measured count per estimate (and at least one).")
@@ -97,7 +98,9 @@ def plot_xfetch_sweep(axes: Sequence, outcomes: Sequence[XFetchOutcome]) -> dict
     return {"beta": betas, "recomputations per expiry": per_expiry, "lead ms": leads}
 
 
-def plot_expiry_spread(ax, expiries_s: Mapping[str, Sequence[float]], *, bin_s: float = 0.5) -> dict[str, np.ndarray]:
+def plot_expiry_spread(
+    ax: Axes, expiries_s: Mapping[str, Sequence[float]], *, bin_s: float = 0.5
+) -> dict[str, np.ndarray]:
     """Histogram of when keys expire (seconds from now), one series per label; returns the counts per bin."""
     if not expiries_s:
         raise InvalidArgument("plot_expiry_spread needs at least one series of expiry times.")
