@@ -30,13 +30,16 @@ _SERIES_BELOW = 1e-4  # under this, 1 - (1 - exp(-y)) / y is computed from its s
 
 
 def _non_negative(name: str, value: float | np.ndarray) -> np.ndarray:
-    """``value`` as a float array, or InvalidArgument if any element is negative, NaN or infinite."""
+    """``value`` as a float array, or InvalidArgument if any element is negative, NaN, infinite or not a number."""
+    problem = f"{name} must be a finite number >= 0 (or an array of them), got {value!r}."
+    if isinstance(value, (bool, str, bytes)):
+        raise InvalidArgument(problem)
     try:
         array = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise InvalidArgument(f"{name} must be a number >= 0 (or an array of them), got {value!r}.") from None
-    if isinstance(value, bool) or array.size == 0 or not np.all(np.isfinite(array)) or np.any(array < 0):
-        raise InvalidArgument(f"{name} must be a finite number >= 0 (or an array of them), got {value!r}.")
+        raise InvalidArgument(problem) from None
+    if array.size == 0 or not np.all(np.isfinite(array)) or np.any(array < 0):
+        raise InvalidArgument(problem)
     return array
 
 

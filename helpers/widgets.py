@@ -76,7 +76,7 @@ def ttl_view(read_rate: float, ttl_ms: float, *, seed: int = 0) -> tuple[Figure,
     )
     fig = Figure(figsize=(8.0, 2.6), layout="constrained")
     ax = fig.add_subplot()
-    for row, (name, life) in enumerate((("fixed TTL", view.fixed), ("sliding TTL", view.sliding))):
+    for row, life in enumerate((view.fixed, view.sliding)):
         spans = [(start, end - start) for start, end in life.alive]
         ax.broken_barh(spans, (row - 0.3, 0.6), color=PALETTE["neutral"], alpha=0.25)
         ax.scatter(life.read_times[life.hits], np.full(life.hits.sum(), row), marker="o", s=18,

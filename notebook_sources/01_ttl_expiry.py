@@ -553,7 +553,7 @@ for sent, answered, plain_left, jittered_left in looks:
     surely_alive = np.sum(jittered_ttls_ms / 1000 + jittered_start_s > answered + SLACK_S)
     maybe_alive = np.sum(jittered_ttls_ms / 1000 + loaded_s > sent - SLACK_S)
     assert surely_alive <= jittered_left <= maybe_alive
-print(f"plain keys written in {plain_loaded_s * 1000:.0f} ms, so they expired within those {plain_loaded_s * 1000:.0f} ms")
+print(f"plain keys written in {plain_loaded_s * 1000:.0f} ms, and they expired within those milliseconds")
 print(f"jittered keys expired over {(jittered_ttls_ms.max() - jittered_ttls_ms.min())} ms (their TTLs' spread)")
 
 # %% [markdown]

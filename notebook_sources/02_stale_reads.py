@@ -155,8 +155,9 @@ ax.scatter(read_ms[~is_stale], served[~is_stale], color=PALETTE["fast"], s=30, z
 ax.axvspan(0, stale_window_s * 1000, color=PALETTE["slow"], alpha=0.12, label="stale window")
 ax.axvline(cached_ms, color=PALETTE["muted"], linestyle=":", label="profile cached (1 s TTL)")
 ax.axvline(copy_expired_at * 1000, color=PALETTE["muted"], linestyle="--", label="cached copy expires")
+versions = [before["version"], after["version"]]
 ax.set(xlabel="ms after the database commit", ylabel="profile version", xlim=span_ms,
-       yticks=[before["version"], after["version"]], ylim=(before["version"] - 0.5, after["version"] + 0.5))  # fmt: skip
+       yticks=versions, ylim=(versions[0] - 0.5, versions[1] + 0.5))  # fmt: skip
 ax.legend(fontsize=8, frameon=False, loc="center right")
 ax.spines[["top", "right"]].set_visible(False)
 assert is_stale.sum() == len(stale_reads) and np.all(read_ms[is_stale] <= stale_window_s * 1000)
