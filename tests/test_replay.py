@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -59,6 +61,27 @@ class TestReplay:
         assert seen == events and run.results == [0, 10, 0]
         assert np.all(run.ran_at_s >= np.array([0.0, 0.05, 0.1]) - 1e-6)
         assert run.lag.count == 3 and run.lag.max_ms >= 0
+
+    def test_late_events_run_back_to_back_or_are_skipped(self):
+        events = [Event(0.0, 0), Event(0.01, 1), Event(0.02, 2), Event(0.3, 3)]
+
+        def slow_first(event):
+            if event.key == 0:
+                time.sleep(0.1)  # the replay is now 80-90 ms late for keys 1 and 2
+            return event.key
+
+        bunched = replay(events, slow_first)
+        assert bunched.results == [0, 1, 2, 3] and bunched.skipped == 0 and bunched.ran.all()
+        skipping = replay(events, slow_first, skip_late_s=0.005)
+        assert skipping.results == [0, None, None, 3] and skipping.skipped == 2
+        assert skipping.ran.tolist() == [True, False, False, True]
+        assert np.isnan(skipping.ran_at_s[1:3]).all() and skipping.ran_at_s[3] >= 0.3
+        assert skipping.lag.count == 2  # the lag describes the events that ran
+
+    @pytest.mark.parametrize("bad", [0, -1])
+    def test_skip_late_must_be_positive(self, bad):
+        with pytest.raises(InvalidArgument, match="skip_late_s"):
+            replay([Event(0.0, 0)], lambda e: None, skip_late_s=bad)
 
     def test_empty_schedule_is_refused(self):
         with pytest.raises(InvalidArgument, match="at least one event"):
