@@ -334,7 +334,8 @@ for ax, rows, name in ((axes[0], few, "1: 1,000 of 11,000 expire (9 %)"),
     if lab.is_real:
         ax.plot(seconds, [row[2] for row in rows], color=PALETTE["neutral"], linestyle="--", label="expired_keys")
     ax.axvline(SHORT_TTL_MS / 1000, color=PALETTE["muted"], linewidth=1)
-    ax.set(title=f"experiment {name}", xlabel="seconds after the write", ylabel="keys")
+    top = max(10, *(row[1] for row in rows), *(row[2] or 0 for row in rows))
+    ax.set(title=f"experiment {name}", xlabel="seconds after the write", ylabel="keys", ylim=(-0.03 * top, 1.05 * top))
     ax.spines[["top", "right"]].set_visible(False)
 axes[0].axvline(0.8, color=PALETTE["fast"], linestyle=":", label="read each key once")
 axes[0].legend(fontsize=8, frameon=False, loc="center")
@@ -454,7 +455,7 @@ for reads_per_ttl, fixed, fixed_error, sliding, sliding_error in measured:
           f"(model {fixed_ttl_hit_ratio(reads_per_ttl, 1):.3f}), sliding {sliding:.3f} ± {sliding_error:.3f} "
           f"(model {sliding_ttl_hit_ratio(reads_per_ttl, 1):.3f})")  # fmt: skip
 assert all(row[3] > row[1] for row in measured[2:])  # from λT = 1 on, sliding clearly beats fixed
-print(f"skipped {run.skipped} of {len(events):,} reads; the others ran late by {run.lag}")
+print(f"skipped {run.skipped} of {len(events):,} reads; lateness of the others: {run.lag}")
 
 # %%
 curve_x = np.geomspace(0.1, 10, 200)
