@@ -32,7 +32,7 @@
 #
 # **What you'll need:** notebook 00 (cache-aside, `GET`/`SET ... EX`). **Time to learn:** 30 minutes.
 #
-# Every TTL here is a few hundred milliseconds, so the whole notebook runs in seconds.
+# Every TTL that has to run out here lasts a few hundred milliseconds, so the whole notebook runs in seconds.
 
 # %% [markdown]
 # ## Setup
@@ -84,8 +84,8 @@ r.ttl(session)
 # %% [markdown]
 # **Predict:** a key written with `PX 1499` has 1.499 seconds left. What does `TTL` answer?
 #
-# `TTL` **rounds to the nearest second**, so it says 1 while almost a second and a half is left (and a key
-# with 0.6 s left would show 1 too). Use `PTTL` wherever precision matters.
+# `TTL` **rounds to the nearest second**, so it says 1 while almost a second and a half is left. Use `PTTL`
+# wherever precision matters.
 
 # %%
 r.set(session, "ada", px=1499)  # PX: milliseconds
@@ -349,8 +349,8 @@ plt.show()
 # finding expired keys and sweeps them out within a few hundred milliseconds, with no reads at all.
 #
 # What this means for a cache: **expiry is exact for readers** (an expired key is never returned) **but not
-# for memory**. Expired entries can occupy memory for a while, and the `expired` keyspace event fires when
-# a key is actually deleted, not at its deadline.
+# for memory**. Expired entries can occupy memory for a while, and anything that listens for the `expired`
+# keyspace event hears about a key when it is actually deleted, not at its deadline.
 
 # %%
 keys.cleanup(lab.client)  # this notebook's keys on the measured server
@@ -506,8 +506,8 @@ view.caption()
 # ## 5. Synchronised expiry, and TTL jitter
 #
 # A batch job warms the cache with 1,000 product rows, all with the same TTL. They were written within a
-# few milliseconds, so they expire within the same few milliseconds, and the next 1,000 reads all miss
-# at once: the database gets the whole batch back in one burst. The usual fix is **jitter**: add a random
+# moment of each other, so they expire within the same moment, and the next 1,000 reads all miss at once:
+# the database gets the whole batch back in one burst. The usual fix is **jitter**: add a random
 # amount to each TTL so that the expirations spread out (AWS's guidance: e.g. 3,600 s plus 0 to 120 s).
 #
 # Below: 1,000 keys with a 300 ms TTL, then 1,000 keys with 300 ms plus a random 0 to 300 ms. Every 20 ms
@@ -544,8 +544,8 @@ print(f"{2 * BATCH:,} keys loaded and watched until none was left")
 # %% [markdown]
 # The claims, checked against every look (a look is a time window, from sending `EXISTS` to its answer):
 # no plain key died before 300 ms after its write, and all of them were gone once the load that wrote them
-# had ended 300 ms earlier: they died **within the few milliseconds it took to write them**. Each jittered
-# key died at its own TTL, between 300 and 600 ms.
+# had ended 300 ms earlier: they died **within the time it took to write them**. Each jittered key died at
+# its own TTL, between 300 and 600 ms after its write.
 
 # %% tags=["nbval-ignore-output"]
 # Output varies: the load and look times are measured; the assertions hold on every run.
@@ -642,7 +642,8 @@ check_update_cached_city(update_cached_city, cache=r, keys=keys)
 # - Redis docs: [`EXPIRE`](https://redis.io/docs/latest/commands/expire/) (options, and how keys expire),
 #   [`SET`](https://redis.io/docs/latest/commands/set/), [`GETEX`](https://redis.io/docs/latest/commands/getex/).
 # - The active expire cycle in the Redis source: [`src/expire.c`](https://github.com/redis/redis/blob/7.0/src/expire.c).
-# - AWS, [caching best practices: TTL jitter](https://docs.aws.amazon.com/whitepapers/latest/database-caching-strategies-using-redis/cache-validity.html).
+# - AWS whitepaper *Database Caching Strategies Using Redis*, section [Cache validity](https://docs.aws.amazon.com/whitepapers/latest/database-caching-strategies-using-redis/cache-validity.html)
+#   (TTLs and jitter).
 # - Next: notebook 02 measures what a TTL costs in stale reads.
 #
 # ## Cleanup
