@@ -12,6 +12,7 @@ Sampling only reads DBSIZE and INFO, which touch no key, so it does not expire a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -28,9 +29,10 @@ FAKEREDIS = "fakeredis"  # no real server available
 
 @dataclass(frozen=True)
 class KeyspaceSample:
-    """One look at the server: seconds since the start, keys in memory (DBSIZE), INFO expired_keys (None if no INFO)."""
+    """One look at the server: keys in memory (DBSIZE), INFO expired_keys (None without INFO), and when."""
 
-    at_s: float
+    at_s: float  # seconds since the start, on this process's clock
+    server_s: float  # the server's own clock (TIME), in seconds: what its TTLs are measured against
     dbsize: int
     expired_keys: int | None
 
@@ -78,22 +80,29 @@ class ExpiryLab:
         )
 
     def sample(self, start: float) -> KeyspaceSample:
-        """DBSIZE and INFO expired_keys now; ``start`` is a time.perf_counter() value that counts as 0."""
-        if self.is_real:
-            with self.client.pipeline(transaction=False) as pipe:
-                dbsize, stats = pipe.dbsize().info("stats").execute()
-            expired: int | None = int(stats["expired_keys"])
-        else:
-            dbsize, expired = self.client.dbsize(), None
-        return KeyspaceSample(time.perf_counter() - start, int(dbsize), expired)
+        """DBSIZE, INFO expired_keys and TIME in one round trip; ``start`` (a perf_counter() value) counts as 0."""
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.time().dbsize()
+            if self.is_real:
+                pipe.info("stats")
+            (seconds, micros), dbsize, *stats = pipe.execute()
+        expired = int(stats[0]["expired_keys"]) if stats else None
+        return KeyspaceSample(time.perf_counter() - start, seconds + micros / 1e6, int(dbsize), expired)
 
-    def watch(self, start: float, until_s: float, every_s: float = 0.05) -> list[KeyspaceSample]:
-        """Samples every ``every_s`` seconds until ``until_s`` seconds after ``start`` (at least one sample)."""
+    def watch(
+        self,
+        start: float,
+        until_s: float,
+        every_s: float = 0.05,
+        *,
+        stop_when: Callable[[KeyspaceSample], bool] | None = None,
+    ) -> list[KeyspaceSample]:
+        """Samples every ``every_s`` s until ``until_s`` s after ``start``, or until ``stop_when(sample)`` is true."""
         require_positive("every_s", every_s)
         if every_s > until_s:
             raise InvalidArgument(f"every_s ({every_s}) must be shorter than until_s ({until_s}).")
         samples = [self.sample(start)]
-        while samples[-1].at_s + every_s <= until_s:
+        while samples[-1].at_s + every_s <= until_s and not (stop_when and stop_when(samples[-1])):
             next_at = start + samples[-1].at_s + every_s
             time.sleep(max(0.0, next_at - time.perf_counter()))
             samples.append(self.sample(start))

@@ -253,26 +253,28 @@ few_short = [keys.key("die", "few", i) for i in range(1_000)]
 
 
 def load(client, names, ttl_ms):
-    """Write each key with a TTL of ttl_ms, in one round trip."""
+    """Write each key with a TTL, in one round trip; return when the first and the last expire (server clock, s)."""
     with client.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.set(name, "x", px=ttl_ms)
-        pipe.execute()
+        pipe.time().pttl(names[0]).pttl(names[-1])  # the server's clock, and what the two keys have left
+        *_, (seconds, micros), first_left_ms, last_left_ms = pipe.execute()
+    now_s = seconds + micros / 1e6
+    return now_s + first_left_ms / 1000, now_s + last_left_ms / 1000
 
 
-def watch(since, until_s):
-    """Samples of (seconds, keys in memory beyond the baseline, expired_keys beyond the baseline)."""
+def watch(since, until_s, stop_when=None):
+    """Samples of (server time, keys in memory beyond the baseline, expired_keys beyond the baseline)."""
     return [
-        (s.at_s, s.dbsize - base.dbsize, None if s.expired_keys is None else s.expired_keys - base.expired_keys)
-        for s in lab.watch(since, until_s)
+        (s.server_s, s.dbsize - base.dbsize, None if s.expired_keys is None else s.expired_keys - base.expired_keys)
+        for s in lab.watch(since, until_s, stop_when=stop_when)
     ]
 
 
 base = lab.sample(time.perf_counter())
 load(lab.client, long_lived, LONG_TTL_MS)
 start = time.perf_counter()
-load(lab.client, few_short, SHORT_TTL_MS)
-few_written_s = time.perf_counter() - start
+few_deadlines = load(lab.client, few_short, SHORT_TTL_MS)
 before_read = watch(start, 0.8)
 still_there = sum(lab.client.exists(*few_short[i : i + 500]) for i in range(0, len(few_short), 500))
 after_read = watch(start, 0.9)[-2:]
@@ -282,38 +284,50 @@ print(f"{len(long_lived):,} long-lived and {len(few_short):,} short-lived keys; 
 
 # %% [markdown]
 # **Experiment 2: many expired keys.** Now 8,000 more keys with a 200 ms TTL next to the 10,000 long-lived
-# ones: once they expire, 44 % of the keys with a TTL are expired. Nothing reads them.
+# ones: once they expire, 44 % of the keys with a TTL are expired. Nothing reads them. We sample until
+# at most 1 % of them are left in memory (or 1.5 s have passed).
 
 # %%
 many_short = [keys.key("die", "many", i) for i in range(8_000)]
 base = lab.sample(time.perf_counter())
 start2 = time.perf_counter()
-load(lab.client, many_short, SHORT_TTL_MS)
-many_written_s = time.perf_counter() - start2
-many_samples = watch(start2, 0.8)
-print(f"{len(many_short):,} short-lived keys next to {len(long_lived):,} long-lived ones; watched for 0.8 s")
+many_deadlines = load(lab.client, many_short, SHORT_TTL_MS)
+
+
+def mostly_gone(sample):
+    """True once the whole batch is past its TTL and at most 1 % of it is still in memory."""
+    past_ttl = sample.server_s > many_deadlines[1] + 0.001
+    return past_ttl and sample.dbsize - base.dbsize <= len(many_short) // 100
+
+
+many_samples = watch(start2, 1.5, stop_when=mostly_gone)
+print(f"{len(many_short):,} short-lived keys next to {len(long_lived):,} long-lived ones, watched, never read")
 
 # %% [markdown]
-# What the two experiments saw. Solid line: short-lived keys that are **past their TTL but still in
-# memory** (`DBSIZE` minus the keys that are still alive); dashed: deletions counted by INFO's
-# `expired_keys` (real server only). The dotted line marks the read in experiment 1.
+# What the two experiments saw, on the server's clock (so that "past its TTL" is exact). Solid line:
+# short-lived keys that are **past their TTL but still in memory** (`DBSIZE` minus the keys still alive);
+# dashed: deletions counted by INFO's `expired_keys` (real server only). The dotted line marks the read in
+# experiment 1.
 
 # %% tags=["nbval-ignore-output"]
 # Output varies: what lingers depends on the server (real: the active cycle's timing; fakeredis: nothing).
-def past_ttl_in_memory(samples, short_lived, other_keys, written_s):
-    """Per sample: (seconds, short-lived keys past their TTL but still in memory, expired_keys so far)."""
+def past_ttl_in_memory(samples, short_lived, other_keys, deadlines):
+    """Per sample: (seconds since the batch was written, its keys past their TTL still in memory, deletions)."""
+    first, last = deadlines  # when the first and the last key of the batch expire (server clock)
+    written = first - SHORT_TTL_MS / 1000
     rows = []
-    for at_s, in_memory, deleted in samples:
-        if SHORT_TTL_MS / 1000 <= at_s <= SHORT_TTL_MS / 1000 + written_s:
-            continue  # some keys of the batch are expiring right now: neither all alive nor all dead
-        alive = short_lived if at_s < SHORT_TTL_MS / 1000 else 0
-        rows.append((at_s, in_memory - other_keys - alive, deleted))
+    for server_s, in_memory, deleted in samples:
+        if first <= server_s <= last + 0.001:
+            continue  # the batch is expiring right now: neither all alive nor all dead
+        alive = short_lived if server_s < first else 0
+        rows.append((server_s - written, in_memory - other_keys - alive, deleted))
     return rows
 
 
-few = past_ttl_in_memory(before_read + after_read, len(few_short), len(long_lived), few_written_s)
-many = past_ttl_in_memory(many_samples, len(many_short), 0, many_written_s)
-few_before_read = next(row[1] for row in reversed(few) if row[0] < 0.8)  # the last look before the read
+few = past_ttl_in_memory(before_read + after_read, len(few_short), len(long_lived), few_deadlines)
+many = past_ttl_in_memory(many_samples, len(many_short), 0, many_deadlines)
+read_at_s = before_read[-1][0] - (few_deadlines[0] - SHORT_TTL_MS / 1000)  # the last look before the read
+few_before_read = next(row[1] for row in reversed(few) if row[0] <= read_at_s)
 few_after_read, many_at_end = few[-1][1], many[-1][1]
 if lab.is_real:
     assert few_before_read >= 0.5 * len(few_short)  # most of the 9 % stayed in memory, unread
@@ -321,9 +335,10 @@ if lab.is_real:
     assert many_at_end <= 0.5 * len(many_short)  # the active cycle swept most of the 44 % out, unread
 else:
     assert few_before_read == few_after_read == many_at_end == 0  # fakeredis never counts an expired key
-print(f"experiment 1: {few_before_read:,} of {len(few_short):,} expired keys still in memory at 0.8 s, "
-      f"{few_after_read:,} after one read of each")  # fmt: skip
-print(f"experiment 2: {many_at_end:,} of {len(many_short):,} expired keys still in memory at 0.8 s, none read")
+print(f"experiment 1: {few_before_read:,} of {len(few_short):,} expired keys still in memory "
+      f"{read_at_s:.2f} s after the write, {few_after_read:,} after one read of each")  # fmt: skip
+print(f"experiment 2: {many_at_end:,} of {len(many_short):,} expired keys still in memory "
+      f"{many[-1][0]:.2f} s after the write, none read")  # fmt: skip
 
 # %%
 fig, axes = figure("Expired keys still in memory", lab.client, ncols=2)
@@ -337,7 +352,7 @@ for ax, rows, name in ((axes[0], few, "1: 1,000 of 11,000 expire (9 %)"),
     top = max(10, *(row[1] for row in rows), *(row[2] or 0 for row in rows))
     ax.set(title=f"experiment {name}", xlabel="seconds after the write", ylabel="keys", ylim=(-0.03 * top, 1.05 * top))
     ax.spines[["top", "right"]].set_visible(False)
-axes[0].axvline(0.8, color=PALETTE["fast"], linestyle=":", label="read each key once")
+axes[0].axvline(read_at_s, color=PALETTE["fast"], linestyle=":", label="read each key once")
 axes[0].legend(fontsize=8, frameon=False, loc="center")
 assert few[-1][1] == few_after_read and many[-1][1] == many_at_end  # the data asserted above is drawn
 plt.show()
@@ -346,7 +361,7 @@ plt.show()
 # On a real server the picture shows both mechanisms. In experiment 1 the expired keys sit in memory, still
 # counted by `DBSIZE`, because the cycle stops as soon as a batch of 20 holds few expired keys; one read of
 # each deletes them at once (lazy expiry), and `expired_keys` jumps. In experiment 2 the cycle keeps
-# finding expired keys and sweeps them out within a few hundred milliseconds, with no reads at all.
+# finding expired keys and sweeps them out within a fraction of a second, with no reads at all.
 #
 # What this means for a cache: **expiry is exact for readers** (an expired key is never returned) **but not
 # for memory**. Expired entries can occupy memory for a while, and anything that listens for the `expired`
