@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
+from helpers import replay as replay_module
 from helpers.errors import InvalidArgument
 from helpers.keys import KeySpace
 from helpers.replay import READ, UPDATE, Event, poisson_events, replay, share_with_error
+
+
+class FakeClock:
+    """Stands in for the time module inside helpers.replay: sleeping advances the clock at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class TestPoissonEvents:
@@ -62,21 +74,32 @@ class TestReplay:
         assert np.all(run.ran_at_s >= np.array([0.0, 0.05, 0.1]) - 1e-6)
         assert run.lag.count == 3 and run.lag.max_ms >= 0
 
-    def test_late_events_run_back_to_back_or_are_skipped(self):
+    def test_late_events_run_back_to_back_or_are_skipped(self, monkeypatch):
+        clock = FakeClock()
+        monkeypatch.setattr(replay_module, "time", clock)  # deterministic: no real sleeping, no load effects
         events = [Event(0.0, 0), Event(0.01, 1), Event(0.02, 2), Event(0.3, 3)]
 
         def slow_first(event):
             if event.key == 0:
-                time.sleep(0.1)  # the replay is now 80-90 ms late for keys 1 and 2
+                clock.now += 0.1  # the first call takes 100 ms: the replay is now 80-90 ms late for keys 1 and 2
             return event.key
 
         bunched = replay(events, slow_first)
         assert bunched.results == [0, 1, 2, 3] and bunched.skipped == 0 and bunched.ran.all()
+        assert bunched.ran_at_s.tolist() == pytest.approx([0.0, 0.1, 0.1, 0.3])  # squeezed together, then on time
         skipping = replay(events, slow_first, skip_late_s=0.005)
         assert skipping.results == [0, None, None, 3] and skipping.skipped == 2
         assert skipping.ran.tolist() == [True, False, False, True]
-        assert np.isnan(skipping.ran_at_s[1:3]).all() and skipping.ran_at_s[3] >= 0.3
+        assert np.isnan(skipping.ran_at_s[1:3]).all() and skipping.ran_at_s[3] == pytest.approx(0.3)
         assert skipping.lag.count == 2  # the lag describes the events that ran
+
+    def test_a_slightly_late_event_still_runs(self, monkeypatch):
+        clock = FakeClock()
+        monkeypatch.setattr(replay_module, "time", clock)
+        events = [Event(0.0, 0), Event(0.01, 1)]
+        run = replay(events, lambda e: setattr(clock, "now", clock.now + 0.013) if e.key == 0 else e.key,
+                     skip_late_s=0.005)  # fmt: skip
+        assert run.ran.tolist() == [True, True]  # 3 ms late is within 5 ms
 
     @pytest.mark.parametrize("bad", [0, -1])
     def test_skip_late_must_be_positive(self, bad):
@@ -96,11 +119,11 @@ class TestReplay:
         def read(_event):
             if client.get(key) is not None:
                 return "hit"
-            client.set(key, "v", px=400)
+            client.set(key, "v", px=800)
             return "miss"
 
         try:
-            run = replay([Event(0.0, 0), Event(0.01, 0), Event(0.6, 0)], read)
+            run = replay([Event(0.0, 0), Event(0.01, 0), Event(0.9, 0)], read)
         finally:
             client.delete(key)
         assert run.results == ["miss", "hit", "miss"]
