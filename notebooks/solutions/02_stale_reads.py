@@ -1,0 +1,13 @@
+"""Solutions for 02 · Stale reads: what a TTL costs in freshness.
+
+Try the exercise first. Each solution runs in the notebook after its setup cells,
+which define the names it uses (such as r, db and keys).
+"""
+
+# Exercise 02.1
+def pick_ttl(read_rate, update_rate, max_stale_share, min_hit_ratio):
+    """The longest TTL (s) within the stale budget, or None when it cannot give min_hit_ratio."""
+    ttl_s = longest_ttl_for_stale_budget(read_rate, update_rate, max_stale_share)
+    if fixed_ttl_hit_ratio(read_rate, ttl_s) < min_hit_ratio:
+        return None
+    return ttl_s
