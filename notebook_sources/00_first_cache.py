@@ -212,8 +212,8 @@ r.get(profile_key)
 # %% [markdown]
 # `TTL` tells how many seconds the key has left before Redis deletes it. It counts down from the 60 given to
 # `SET ... EX`; when it reaches zero the next `get_profile(7)` is a miss again and re-reads the database.
-# (`TTL` answers `-2` for a key that does not exist and `-1` for a key that never expires; notebook 01 is
-# all about TTLs.)
+# (`TTL` answers `-2` for a key that does not exist and `-1` for a key that never expires;
+# [notebook 01](01_ttl_expiry.ipynb) is all about TTLs.)
 
 # %%
 r.delete(profile_key)
@@ -292,7 +292,8 @@ check_display_name(get_display_name, cache=r, db=db, keys=keys)
 # - Redis docs, [client-side caching and cache-aside](https://redis.io/docs/latest/develop/clients/client-side-caching/)
 #   and [`SET`](https://redis.io/docs/latest/commands/set/) (its `EX`, `PX`, `NX` and `KEEPTTL` options).
 # - redis-py, [the Python client](https://redis.readthedocs.io/en/stable/).
-# - AWS, [caching strategies: lazy loading and write-through](https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Strategies.html).
+# - AWS,
+#   [caching strategies: lazy loading and write-through](https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Strategies.html).
 #
 # ## Cleanup
 #

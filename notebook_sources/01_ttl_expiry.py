@@ -13,8 +13,8 @@
 # %% [markdown]
 # # 01 · TTL expiry: how long a cached value lives
 #
-# In notebook 00 every cached profile got `EX 60` and we moved on. The TTL is the one setting that decides
-# both how often the cache saves a database query and how long it can serve an old answer, and it is
+# In [notebook 00](00_first_cache.ipynb) every cached profile got `EX 60` and we moved on. The TTL is the one setting
+# that decides both how often the cache saves a database query and how long it can serve an old answer, and it is
 # easy to lose by accident. This notebook takes it apart: how to set and read it, how Redis really
 # deletes expired keys, what a fixed and a sliding TTL buy you, and why keys that are loaded together
 # should not all expire together.
@@ -30,7 +30,8 @@
 # 4. What a fixed and a sliding TTL buy you, measured against λT/(1+λT) and 1-exp(-λT).
 # 5. Why keys loaded together expire together, and how TTL jitter spreads them out.
 #
-# **What you'll need:** notebook 00 (cache-aside, `GET`/`SET ... EX`). **Time to learn:** 30 minutes.
+# **What you'll need:** [notebook 00](00_first_cache.ipynb) (cache-aside, `GET`/`SET ... EX`). **Time to learn:** 30
+# minutes.
 #
 # Every TTL that has to run out here lasts a few hundred milliseconds, so the whole notebook runs in seconds.
 
@@ -56,7 +57,7 @@ from helpers.expire_options import expire_with_option
 from helpers.expiry_lab import ExpiryLab
 from helpers.keys import KeySpace
 from helpers.plots import PALETTE, figure
-from helpers.replay import poisson_events, replay, share_with_error
+from helpers.realtime_replay import poisson_events, replay, share_with_error
 from helpers.ttl_checks import check_update_cached_city
 from helpers.ttl_models import fixed_ttl_hit_ratio, sliding_ttl_hit_ratio
 from helpers.widgets import ttl_explorer
@@ -377,7 +378,7 @@ lab.close()  # stops the private server, if one was started
 # A **fixed** TTL is set when the value is cached and never touched again: the value is reloaded every
 # TTL, however popular it is. A **sliding** TTL is renewed on every hit (`GETEX ... PX`), so a key that is
 # read often enough never expires and only idle keys fall out. More hits, but a popular value is *never*
-# refreshed from the database: notebook 02 is about what that costs.
+# refreshed from the database: [notebook 02](02_stale_reads.ipynb) is about what that costs.
 #
 # For one key read as a random (Poisson) stream of λ reads per second with TTL T, the hit ratios have a
 # closed form in λT, the number of reads expected during one TTL:
@@ -493,7 +494,7 @@ plt.show()
 # predicts. Read the gap between the curves: at λT = 1 (one read per TTL) a sliding TTL gets about 63 %
 # hits against 50 %, and by λT = 4 it almost never misses while a fixed TTL still reloads every 100 ms.
 # The price of sliding: a key that is read often is never reloaded, however old its value. The fixed TTL
-# is what bounds staleness, which is why notebook 02 uses it.
+# is what bounds staleness, which is why [notebook 02](02_stale_reads.ipynb) uses it.
 #
 # ### Explore it yourself
 #
@@ -606,8 +607,8 @@ plt.show()
 # arrive spread over the jitter window, a few at a time.
 #
 # What jitter does **not** fix: one hot key. It has one TTL, jittered or not, and when it expires every
-# request that arrives before it is reloaded misses together. That is a *stampede*; notebook 05 measures it
-# and fixes it with locks and early refresh.
+# request that arrives before it is reloaded misses together. That is a *stampede*; [notebook 05](05_stampedes.ipynb)
+# measures it and fixes it with locks and early refresh.
 
 # %% [markdown]
 # ## Your turn
@@ -659,7 +660,7 @@ check_update_cached_city(update_cached_city, cache=r, keys=keys)
 # - The active expire cycle in the Redis source: [`src/expire.c`](https://github.com/redis/redis/blob/7.0/src/expire.c).
 # - AWS whitepaper *Database Caching Strategies Using Redis*, section [Cache validity](https://docs.aws.amazon.com/whitepapers/latest/database-caching-strategies-using-redis/cache-validity.html)
 #   (TTLs and jitter).
-# - Next: notebook 02 measures what a TTL costs in stale reads.
+# - Next: [notebook 02](02_stale_reads.ipynb) measures what a TTL costs in stale reads.
 #
 # ## Cleanup
 #

@@ -52,7 +52,7 @@ from helpers.backend import backend_info, connect
 from helpers.keys import KeySpace
 from helpers.plots import PALETTE, figure
 from helpers.primary_db import PrimaryDatabase
-from helpers.replay import READ, poisson_events, replay, share_with_error
+from helpers.realtime_replay import READ, poisson_events, replay, share_with_error
 from helpers.ttl_checks import check_pick_ttl
 from helpers.ttl_models import fixed_ttl_hit_ratio, longest_ttl_for_stale_budget, stale_read_share
 from helpers.widgets import tradeoff_explorer
@@ -67,7 +67,8 @@ db
 # %% [markdown]
 # ## 1. A stale read, reproduced
 #
-# The cache-aside lookup of notebook 00, with a short TTL so that we can watch it run out: one second.
+# The cache-aside lookup of [notebook 00](00_first_cache.ipynb), with a short TTL so that we can watch it run out: one
+# second.
 
 # %%
 PROFILE_TTL_MS = 1_000
@@ -169,7 +170,7 @@ plt.show()
 #
 # A longer TTL means fewer misses (more hits) and more time for the database to change under a cached copy
 # (more stale reads). For one key read at λ reads per second, updated at μ updates per second, with a fixed
-# TTL T and no invalidation, both have a closed form (notebook 01 measured the first):
+# TTL T and no invalidation, both have a closed form ([notebook 01](01_ttl_expiry.ipynb) measured the first):
 #
 # - hit ratio h = **λT / (1 + λT)**;
 # - share of all reads that return stale data = **h · [1 - (1 - exp(-μT)) / (μT)]**: a hit is stale if an
@@ -179,7 +180,8 @@ plt.show()
 # is read 10 times a second and updated twice a second (fast, so that two seconds of real time show it),
 # each one with its own seeded Poisson streams. A separate database without the simulated delay holds them:
 # here only versions matter. A read is stale when the version it returned is older than the latest write.
-# As in notebook 01, the replay skips a request it reaches more than 5 ms late rather than bunching them up.
+# As in [notebook 01](01_ttl_expiry.ipynb), the replay skips a request it reaches more than 5 ms late rather than
+# bunching them up.
 
 # %%
 READ_RATE, UPDATE_RATE = 10.0, 2.0  # per profile, per second
@@ -325,7 +327,7 @@ print(f"longest TTL: {ttl_s:.1f} s, which serves {fixed_ttl_hit_ratio(views_per_
 # %% [markdown]
 # A budget is also a test of the design. If the TTL it allows gives too few hits for the load the database
 # can take, no TTL meets both requirements, and the answer is not a better TTL but invalidation on write
-# (notebook 03).
+# ([notebook 03](03_invalidation.ipynb)).
 
 # %% [markdown]
 # ## 5. Even invalidation leaves a window
@@ -366,8 +368,8 @@ get_profile(USER)["city"], db.get_user(USER)["city"]
 
 # %% [markdown]
 # The cache now serves "Zurich" while the database says "Nairobi", and nothing will fix it but the TTL. This
-# is why a TTL stays on every cached value even with invalidation, and why notebook 03 is about closing these
-# windows (leases, versioned writes).
+# is why a TTL stays on every cached value even with invalidation, and why [notebook 03](03_invalidation.ipynb) is about
+# closing these windows (leases, versioned writes).
 
 # %% [markdown]
 # ## Your turn
@@ -414,9 +416,11 @@ check_pick_ttl(pick_ttl)
 #
 # - Redis docs, [client-side caching](https://redis.io/docs/latest/develop/clients/client-side-caching/)
 #   (server-assisted invalidation with `CLIENT TRACKING`).
-# - Nishtala et al., [Scaling Memcache at Facebook](https://www.usenix.org/conference/nsdi13/technical-sessions/presentation/nishtala)
+# - Nishtala et al.,
+#   [Scaling Memcache at Facebook](https://www.usenix.org/conference/nsdi13/technical-sessions/presentation/nishtala)
 #   (NSDI 2013): delete-on-write, leases and the stale-set race.
-# - AWS, [database caching strategies: cache validity](https://docs.aws.amazon.com/whitepapers/latest/database-caching-strategies-using-redis/cache-validity.html).
+# - AWS,
+#   [database caching strategies: cache validity](https://docs.aws.amazon.com/whitepapers/latest/database-caching-strategies-using-redis/cache-validity.html).
 #
 # ## Cleanup
 #

@@ -13,8 +13,8 @@
 # %% [markdown]
 # # 03 · Invalidation versus write-through, and the races between them
 #
-# In notebook 00 a cached profile stayed as it was until its TTL ran out. But people edit their profiles,
-# and they expect to see the change at once. When a row changes, the application can **invalidate** the
+# In [notebook 00](00_first_cache.ipynb) a cached profile stayed as it was until its TTL ran out. But people edit their
+# profiles, and they expect to see the change at once. When a row changes, the application can **invalidate** the
 # cached copy (update the database, then `DEL` the key) or **write through** (update the database, then
 # `SET` the new row). Both look correct on one thread. On a real server, with many requests at once, both
 # can leave the cache disagreeing with the database, sometimes until the TTL ends. This notebook measures
@@ -33,14 +33,15 @@
 # 4. How each strategy holds up when many threads read and write at once.
 # 5. Where this goes next: server-assisted invalidation and change-data-capture.
 #
-# **What you'll need:** notebook 00 (cache-aside). Python functions; no experience with threads needed.
+# **What you'll need:** [notebook 00](00_first_cache.ipynb) (cache-aside). Python functions; no experience with threads
+# needed.
 # **Time to learn:** 40 minutes.
 
 # %% [markdown]
 # ## Setup
 #
-# As in notebook 00: `r` is the Redis client (fakeredis unless `REDIS_URL` is set), `keys` names every key
-# this notebook writes (`rcp:03:...`), and `db` is the SQLite primary database. Its queries wait 2 ms here
+# As in [notebook 00](00_first_cache.ipynb): `r` is the Redis client (fakeredis unless `REDIS_URL` is set), `keys` names
+# every key this notebook writes (`rcp:03:...`), and `db` is the SQLite primary database. Its queries wait 2 ms here
 # (simulated latency, kept short so that the hundreds of queries below take little time). Every row has a
 # `version` column that each update increments: the fixes in section 3 rely on it.
 
@@ -75,7 +76,7 @@ db
 # Every function in this notebook takes the cache connection and the database as its first two arguments.
 # Later, several threads call them at once, and each thread passes its own connection.
 #
-# Reading is cache-aside, exactly as in notebook 00, with the TTL in milliseconds:
+# Reading is cache-aside, exactly as in [notebook 00](00_first_cache.ipynb), with the TTL in milliseconds:
 
 # %%
 TTL_MS = 60_000  # a minute: the most a wrong entry can live, whatever else goes wrong
@@ -495,7 +496,8 @@ plt.show()
 # Versioning needs a version in every row. A **lease** needs none, and keeps delete-on-write: a reader that
 # misses receives a token, and may fill the key only while its token is still the current one. The
 # writer's delete removes the entry *and* the token, so a fill that started before the update is refused.
-# (Facebook's memcache does this; the same token also stops a stampede of fills, the subject of notebook 05.)
+# (Facebook's memcache does this; the same token also stops a stampede of fills, the subject of
+# [notebook 05](05_stampedes.ipynb).)
 
 # %%
 LEASE_MS = 2_000  # a reader that stalls longer than this loses its lease
@@ -760,11 +762,13 @@ check_rename_user(rename_user, cache=r, db=db, keys=keys)
 #
 # ## Further reading
 #
-# - Nishtala et al., [Scaling Memcache at Facebook](https://www.usenix.org/conference/nsdi13/technical-sessions/presentation/nishtala)
+# - Nishtala et al.,
+#   [Scaling Memcache at Facebook](https://www.usenix.org/conference/nsdi13/technical-sessions/presentation/nishtala)
 #   (NSDI 2013): delete-on-write, leases, and invalidation from the commit log.
 # - Redis docs, [transactions: `WATCH`, `MULTI`, `EXEC`](https://redis.io/docs/latest/develop/interact/transactions/)
 #   and [scripting with Lua](https://redis.io/docs/latest/develop/interact/programmability/eval-intro/).
-# - Redis docs, [client-side caching and `CLIENT TRACKING`](https://redis.io/docs/latest/develop/reference/client-side-caching/).
+# - Redis docs,
+#   [client-side caching and `CLIENT TRACKING`](https://redis.io/docs/latest/develop/reference/client-side-caching/).
 # - [Debezium](https://debezium.io/documentation/reference/stable/), change-data-capture from database logs.
 #
 # ## Cleanup

@@ -31,8 +31,8 @@
 # 4. What `maxmemory-samples` buys, and why the one-second clock can hide it.
 # 5. How to choose a policy for a workload, each rule of thumb backed by a measurement.
 #
-# **What you'll need:** notebook 00 (cache-aside, hits and misses). A `redis-server` binary helps but is not
-# required (see Setup). **Time to learn:** 40 minutes.
+# **What you'll need:** [notebook 00](00_first_cache.ipynb) (cache-aside, hits and misses). A `redis-server` binary
+# helps but is not required (see Setup). **Time to learn:** 40 minutes.
 #
 # **How to run it:** run the cells from top to bottom with Shift-Enter. If a result ever looks wrong,
 # choose **Kernel → Restart Kernel and Run All Cells**.

@@ -35,8 +35,8 @@
 # 5. Why TTL jitter solves a different problem (many keys expiring together), and what the Python caching
 #    libraries you may already use do.
 #
-# **What you'll need:** notebook 00 (cache-aside with `GET` and `SET ... PX`), and the idea of threads
-# running at the same time. **Time to learn:** 45 minutes.
+# **What you'll need:** [notebook 00](00_first_cache.ipynb) (cache-aside with `GET` and `SET ... PX`), and the idea of
+# threads running at the same time. **Time to learn:** 45 minutes.
 #
 # **How to run it:** top to bottom with Shift-Enter; each herd runs for under half a second. If a result
 # ever looks wrong, choose **Kernel → Restart Kernel and Run All Cells**.
@@ -44,8 +44,8 @@
 # %% [markdown]
 # ## Setup
 #
-# As in notebook 00: `r` is the Redis client (fakeredis unless `REDIS_URL` names a server), `keys` names
-# every key this notebook writes (`rcp:05:...`), and `db` is the SQLite primary database. Here each query
+# As in [notebook 00](00_first_cache.ipynb): `r` is the Redis client (fakeredis unless `REDIS_URL` names a server),
+# `keys` names every key this notebook writes (`rcp:05:...`), and `db` is the SQLite primary database. Here each query
 # waits **40 ms of simulated latency**, standing in for an expensive query: that is the time it takes to
 # rebuild the cached value.
 
@@ -100,8 +100,8 @@ OLD_VALUE["user"]["name"]
 
 
 # %% [markdown]
-# The first rung is notebook 00's cache-aside, unchanged. It takes the connection to use as an argument,
-# because each client in the herd has its own.
+# The first rung is [notebook 00](00_first_cache.ipynb)'s cache-aside, unchanged. It takes the connection to use as an
+# argument, because each client in the herd has its own.
 
 # %%
 def naive_get(conn):
@@ -454,8 +454,8 @@ print(f"the filler's write was {'accepted' if filled else 'refused'}; the cache 
 
 
 # %% [markdown]
-# Notebook 03 uses leases for exactly this race between readers and writers. Here they matter for the
-# herd: one filler per key, and nobody else waiting.
+# [Notebook 03](03_invalidation.ipynb) uses leases for exactly this race between readers and writers. Here they matter
+# for the herd: one filler per key, and nobody else waiting.
 #
 # ## 3. Refresh before anyone has to wait
 #
@@ -746,8 +746,8 @@ naive_in_outage
 # A different problem with a similar face: a cache warmed in one go (after a deploy, a restart, a nightly
 # job) writes many keys with the same TTL, so they all expire in the same instant, and their misses all
 # arrive together. The fix is **jitter**: add a random extra to each TTL (AWS's example: 3600 s plus 0 to
-# 120 s). Notebook 01 measures this in detail; here are 200 keys written together, with and without up to
-# 10 % of jitter, as Redis reports their expiry (`PTTL`):
+# 120 s). [Notebook 01](01_ttl_expiry.ipynb) measures this in detail; here are 200 keys written together,
+# with and without up to 10 % of jitter, as Redis reports their expiry (`PTTL`):
 
 # %%
 WARMED = 200
@@ -867,17 +867,21 @@ check_lock_protected_fill(get_or_compute, cache=r, db=db, keys=keys)
 #
 # ## Further reading
 #
-# - Vattani, Chierichetti, Lowenstein, [Optimal Probabilistic Cache Stampede Prevention](https://www.vldb.org/pvldb/vol8/p886-vattani.pdf)
-#   (VLDB 2015): XFetch and its analysis.
-# - Nishtala et al., [Scaling Memcache at Facebook](https://www.usenix.org/system/files/conference/nsdi13/nsdi13-final170_update.pdf)
+# - Vattani, Chierichetti, Lowenstein,
+#   [Optimal Probabilistic Cache Stampede Prevention](https://www.vldb.org/pvldb/vol8/p886-vattani.pdf) (VLDB 2015):
+#   XFetch and its analysis.
+# - Nishtala et al.,
+#   [Scaling Memcache at Facebook](https://www.usenix.org/system/files/conference/nsdi13/nsdi13-final170_update.pdf)
 #   (NSDI 2013): leases, stale values, and the numbers from production.
-# - Instagram Engineering, [Thundering herds & promises](https://instagram-engineering.com/thundering-herds-promises-82191c8af57d):
+# - Instagram Engineering,
+#   [Thundering herds & promises](https://instagram-engineering.com/thundering-herds-promises-82191c8af57d):
 #   single-flight in practice.
 # - RFC 5861, [HTTP Cache-Control extensions for stale content](https://www.rfc-editor.org/rfc/rfc5861):
 #   `stale-while-revalidate` and `stale-if-error`.
 # - Redis docs, [`SET`](https://redis.io/docs/latest/commands/set/) (`NX`, `PX`) and
 #   [distributed locks](https://redis.io/docs/latest/develop/clients/patterns/distributed-locks/);
-#   Martin Kleppmann, [How to do distributed locking](https://martin.kleppmann.com/2016/02/08/how-to-do-distributed-locking.html)
+#   Martin Kleppmann,
+#   [How to do distributed locking](https://martin.kleppmann.com/2016/02/08/how-to-do-distributed-locking.html)
 #   (fencing tokens, and why a lock with a TTL cannot guarantee mutual exclusion on its own).
 # - [dogpile.cache](https://dogpilecache.sqlalchemy.org/) and [cashews](https://github.com/Krukov/cashews).
 #

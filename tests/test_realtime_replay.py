@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import replay as replay_module
+from helpers import realtime_replay as replay_module
 from helpers.errors import InvalidArgument
 from helpers.keys import KeySpace
-from helpers.replay import READ, UPDATE, Event, poisson_events, replay, share_with_error
+from helpers.realtime_replay import READ, UPDATE, Event, poisson_events, replay, share_with_error
 
 
 class FakeClock:
-    """Stands in for the time module inside helpers.replay: sleeping advances the clock at once."""
+    """Stands in for the time module inside helpers.realtime_replay: sleeping advances the clock at once."""
 
     def __init__(self) -> None:
         self.now = 1000.0
