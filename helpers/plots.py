@@ -37,7 +37,7 @@ def bars(
     drawn = ax.bar(labels, values, color=colors)
     for bar, value in zip(drawn, values, strict=True):
         ax.annotate(
-            fmt.format(value) + f" {unit}",
+            fmt.format(value) + (f" {unit}" if unit else ""),
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             ha="center",
             va="bottom",

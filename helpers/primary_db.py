@@ -135,7 +135,8 @@ class PrimaryDatabase:
     def _query(self, kind: str, user_id: int) -> Iterator[None]:
         half_delay = self.delay_ms / 2000.0
         start = time.perf_counter()
-        time.sleep(half_delay)  # the request travelling to the database
+        if half_delay:
+            time.sleep(half_delay)  # the request travelling to the database
         failed = False
         self._lock.acquire()
         try:
@@ -151,7 +152,8 @@ class PrimaryDatabase:
             self._lock.release()
             if failed:
                 self.query_log.append(QueryRecord(start, time.perf_counter(), kind, user_id, failed=True))
-        time.sleep(half_delay)  # the answer travelling back
+        if half_delay:
+            time.sleep(half_delay)  # the answer travelling back
         self.query_log.append(QueryRecord(start, time.perf_counter(), kind, user_id))
 
 

@@ -31,3 +31,10 @@ def test_bars_are_labelled_with_their_values(fake_client):
     assert [bar.get_height() for bar in drawn] == [100, 20]
     assert [text.get_text() for text in ax.texts] == ["100 queries", "20 queries"]
     plt.close(fig)
+
+
+def test_bars_without_a_unit_have_no_trailing_space(fake_client):
+    fig, ax = figure("Ratio", fake_client)
+    bars(ax, ["a"], [0.5], colors=["red"], unit="")
+    assert [text.get_text() for text in ax.texts] == ["0.5"]
+    plt.close(fig)

@@ -98,3 +98,18 @@ def test_outage_fails_queries_and_counts_them():
     assert db.get_user(1)["id"] == 1
     assert [q.failed for q in db.query_log] == [True, False]
     assert db.reads == 2
+
+
+def test_no_delay_means_no_sleep(monkeypatch):
+    """delay_ms=0 must not yield the CPU (time.sleep(0) does, which skews timing under load)."""
+    import helpers.primary_db as primary_db
+
+    calls = []
+    monkeypatch.setattr(primary_db.time, "sleep", lambda seconds: calls.append(seconds))
+    db = PrimaryDatabase(users=5, delay_ms=0)
+    db.get_user(1)
+    db.update_user(1, city="Osaka")
+    assert calls == []
+    db.delay_ms = 10
+    db.get_user(1)
+    assert calls == [0.005, 0.005]
