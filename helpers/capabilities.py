@@ -63,7 +63,7 @@ def capabilities(client: redis.Redis) -> Capabilities:
             object_introspection=_works(lambda: client.object("encoding", key)),
             memory_usage=_works(lambda: client.memory_usage(key)),
             keyspace_events=backend.is_real and has_config,
-            expire_options=_works(lambda: client.expire(key, 60, gt=True)),
+            expire_options=_expire_options_work(client, key),
             getex_ms_precision=_getex_keeps_milliseconds(client, key),
             lua=_works(lambda: client.eval("return 1", 0)),
         )
@@ -79,6 +79,18 @@ def _works(call) -> bool:
     except (redis.ResponseError, NotImplementedError):
         return False
     return True
+
+
+def _expire_options_work(client: redis.Redis, key: str) -> bool:
+    """EXPIRE ... GT with Redis 7 semantics: it extends a TTL, and never applies to a key without one."""
+    try:
+        extended = client.expire(key, 120, gt=True)
+        client.persist(key)
+        refused = not client.expire(key, 60, gt=True)  # no TTL counts as infinite (fakeredis < 2.36.2 got this wrong)
+        client.expire(key, 60)
+    except redis.ResponseError:
+        return False  # no EXPIRE options at all (Redis < 7.0)
+    return bool(extended) and refused
 
 
 def _getex_keeps_milliseconds(client: redis.Redis, key: str) -> bool:

@@ -40,3 +40,16 @@ def test_probing_leaves_nothing_behind_and_is_cached(client):
     assert client.dbsize() == before
     assert not list(client.scan_iter(match=PROBE_PREFIX + "*"))
     assert capabilities(client) is caps
+
+
+def test_expire_options_need_redis_7_semantics(fake_client, monkeypatch):
+    """A backend whose EXPIRE GT applies to a key without a TTL (fakeredis < 2.36.2) does not count."""
+    correct = fake_client.expire
+
+    def expire_with_the_old_bug(name, time, nx=False, xx=False, gt=False, lt=False):
+        if gt and fake_client.ttl(name) == -1:
+            return correct(name, time)  # the bug: no TTL was treated as "less than"
+        return correct(name, time, nx=nx, xx=xx, gt=gt, lt=lt)
+
+    monkeypatch.setattr(fake_client, "expire", expire_with_the_old_bug)
+    assert capabilities(fake_client).expire_options is False
