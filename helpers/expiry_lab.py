@@ -12,8 +12,9 @@ Sampling only reads DBSIZE and INFO, which touch no key, so it does not expire a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis
 
@@ -35,6 +36,43 @@ class KeyspaceSample:
     server_s: float  # the server's own clock (TIME), in seconds: what its TTLs are measured against
     dbsize: int
     expired_keys: int | None
+
+
+class BatchLook(NamedTuple):
+    """One look at a batch of short-lived keys, in the terms the notebook plots."""
+
+    since_written_s: float  # seconds since the batch was written (server clock)
+    lingering: int  # keys of the batch past their TTL but still in memory
+    deleted: int | None  # INFO expired_keys since the baseline (None without INFO)
+
+
+def past_ttl_in_memory(
+    samples: Sequence[KeyspaceSample],
+    baseline: KeyspaceSample,
+    *,
+    batch_size: int,
+    other_keys: int,
+    deadlines: tuple[float, float],
+    ttl_ms: int,
+) -> list[BatchLook]:
+    """How many of a batch's keys linger past their TTL at each sample (samples taken while it expires are skipped).
+
+    ``baseline`` is a sample taken before anything was written; ``other_keys`` were written after it and are
+    still alive; ``deadlines`` are when the batch's first and last keys expire (server clock, from ``load``).
+    """
+    first, last = deadlines
+    written = first - ttl_ms / 1000
+    looks = []
+    for sample in samples:
+        if first <= sample.server_s <= last + 0.001:
+            continue  # the batch is expiring right now: neither all alive nor all dead
+        alive = batch_size if sample.server_s < first else 0
+        deleted = None
+        if sample.expired_keys is not None and baseline.expired_keys is not None:
+            deleted = sample.expired_keys - baseline.expired_keys
+        in_memory = sample.dbsize - baseline.dbsize
+        looks.append(BatchLook(sample.server_s - written, in_memory - other_keys - alive, deleted))
+    return looks
 
 
 class ExpiryLab:
@@ -88,6 +126,19 @@ class ExpiryLab:
             (seconds, micros), dbsize, *stats = pipe.execute()
         expired = int(stats[0]["expired_keys"]) if stats else None
         return KeyspaceSample(time.perf_counter() - start, seconds + micros / 1e6, int(dbsize), expired)
+
+    def load(self, names: Sequence[str], ttl_ms: int) -> tuple[float, float]:
+        """Write each key with a TTL in one round trip; return when the first and the last expire (server clock, s)."""
+        if not names:
+            raise InvalidArgument("load() needs at least one key name.")
+        require_positive("ttl_ms", ttl_ms)
+        with self.client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.set(name, "x", px=ttl_ms)
+            pipe.time().pttl(names[0]).pttl(names[-1])  # the server's clock, and what the two keys have left
+            *_, (seconds, micros), first_left_ms, last_left_ms = pipe.execute()
+        now_s = seconds + micros / 1e6
+        return now_s + first_left_ms / 1000, now_s + last_left_ms / 1000
 
     def watch(
         self,

@@ -54,7 +54,7 @@ import numpy as np
 from helpers.backend import backend_info, connect
 from helpers.capabilities import capabilities
 from helpers.expire_options import expire_with_option
-from helpers.expiry_lab import ExpiryLab
+from helpers.expiry_lab import ExpiryLab, past_ttl_in_memory
 from helpers.keys import KeySpace
 from helpers.plots import PALETTE, figure
 from helpers.realtime_replay import poisson_events, replay, share_with_error
@@ -252,33 +252,13 @@ LONG_TTL_MS, SHORT_TTL_MS = 60_000, 200
 long_lived = [keys.key("die", "long", i) for i in range(10_000)]
 few_short = [keys.key("die", "few", i) for i in range(1_000)]
 
-
-def load(client, names, ttl_ms):
-    """Write each key with a TTL, in one round trip; return when the first and the last expire (server clock, s)."""
-    with client.pipeline(transaction=False) as pipe:
-        for name in names:
-            pipe.set(name, "x", px=ttl_ms)
-        pipe.time().pttl(names[0]).pttl(names[-1])  # the server's clock, and what the two keys have left
-        *_, (seconds, micros), first_left_ms, last_left_ms = pipe.execute()
-    now_s = seconds + micros / 1e6
-    return now_s + first_left_ms / 1000, now_s + last_left_ms / 1000
-
-
-def watch(since, until_s, stop_when=None):
-    """Samples of (server time, keys in memory beyond the baseline, expired_keys beyond the baseline)."""
-    return [
-        (s.server_s, s.dbsize - base.dbsize, None if s.expired_keys is None else s.expired_keys - base.expired_keys)
-        for s in lab.watch(since, until_s, stop_when=stop_when)
-    ]
-
-
-base = lab.sample(time.perf_counter())
-load(lab.client, long_lived, LONG_TTL_MS)
+base_few = lab.sample(time.perf_counter())  # DBSIZE and expired_keys before anything is written
+lab.load(long_lived, LONG_TTL_MS)  # SET ... PX for each key, one round trip
 start = time.perf_counter()
-few_deadlines = load(lab.client, few_short, SHORT_TTL_MS)
-before_read = watch(start, 0.8)
+few_deadlines = lab.load(few_short, SHORT_TTL_MS)  # when the first and the last of them expire
+before_read = lab.watch(start, 0.8)  # a sample every 50 ms, nothing read
 still_there = sum(lab.client.exists(*few_short[i : i + 500]) for i in range(0, len(few_short), 500))
-after_read = watch(start, 0.9)[-2:]
+after_read = lab.watch(start, 0.9)[-2:]
 assert still_there == 0  # every short-lived key reads as gone: to a reader it has expired
 print(f"{len(long_lived):,} long-lived and {len(few_short):,} short-lived keys; "
       f"{still_there} of the short-lived keys answered EXISTS at 0.8 s")  # fmt: skip
@@ -290,18 +270,18 @@ print(f"{len(long_lived):,} long-lived and {len(few_short):,} short-lived keys; 
 
 # %%
 many_short = [keys.key("die", "many", i) for i in range(8_000)]
-base = lab.sample(time.perf_counter())
+base_many = lab.sample(time.perf_counter())
 start2 = time.perf_counter()
-many_deadlines = load(lab.client, many_short, SHORT_TTL_MS)
+many_deadlines = lab.load(many_short, SHORT_TTL_MS)
 
 
 def mostly_gone(sample):
     """True once the whole batch is past its TTL and at most 1 % of it is still in memory."""
     past_ttl = sample.server_s > many_deadlines[1] + 0.001
-    return past_ttl and sample.dbsize - base.dbsize <= len(many_short) // 100
+    return past_ttl and sample.dbsize - base_many.dbsize <= len(many_short) // 100
 
 
-many_samples = watch(start2, 1.5, stop_when=mostly_gone)
+many_samples = lab.watch(start2, 1.5, stop_when=mostly_gone)
 print(f"{len(many_short):,} short-lived keys next to {len(long_lived):,} long-lived ones, watched, never read")
 
 # %% [markdown]
@@ -312,22 +292,11 @@ print(f"{len(many_short):,} short-lived keys next to {len(long_lived):,} long-li
 
 # %% tags=["nbval-ignore-output"]
 # Output varies: what lingers depends on the server (real: the active cycle's timing; fakeredis: nothing).
-def past_ttl_in_memory(samples, short_lived, other_keys, deadlines):
-    """Per sample: (seconds since the batch was written, its keys past their TTL still in memory, deletions)."""
-    first, last = deadlines  # when the first and the last key of the batch expire (server clock)
-    written = first - SHORT_TTL_MS / 1000
-    rows = []
-    for server_s, in_memory, deleted in samples:
-        if first <= server_s <= last + 0.001:
-            continue  # the batch is expiring right now: neither all alive nor all dead
-        alive = short_lived if server_s < first else 0
-        rows.append((server_s - written, in_memory - other_keys - alive, deleted))
-    return rows
-
-
-few = past_ttl_in_memory(before_read + after_read, len(few_short), len(long_lived), few_deadlines)
-many = past_ttl_in_memory(many_samples, len(many_short), 0, many_deadlines)
-read_at_s = before_read[-1][0] - (few_deadlines[0] - SHORT_TTL_MS / 1000)  # the last look before the read
+few = past_ttl_in_memory(before_read + after_read, base_few, batch_size=len(few_short),
+                         other_keys=len(long_lived), deadlines=few_deadlines, ttl_ms=SHORT_TTL_MS)  # fmt: skip
+many = past_ttl_in_memory(many_samples, base_many, batch_size=len(many_short),
+                          other_keys=0, deadlines=many_deadlines, ttl_ms=SHORT_TTL_MS)  # fmt: skip
+read_at_s = before_read[-1].server_s - (few_deadlines[0] - SHORT_TTL_MS / 1000)  # the last look before the read
 few_before_read = next(row[1] for row in reversed(few) if row[0] <= read_at_s)
 few_after_read, many_at_end = few[-1][1], many[-1][1]
 if lab.is_real:

@@ -121,3 +121,46 @@ class TestWatching:
             swept = lab.sample(time.perf_counter())
             assert swept.dbsize - base.dbsize - 2_000 <= 1_500  # the active cycle removed most of them, unread
             assert swept.expired_keys - base.expired_keys >= 1_500
+
+
+class TestBatches:
+    def test_load_reports_the_batch_deadlines_on_the_server_clock(self, client):
+        lab = ExpiryLab(client, use_sandbox=False)
+        names = [KEYS.key("batch", i) for i in range(50)]
+        try:
+            now = lab.sample(time.perf_counter()).server_s
+            first, last = lab.load(names, 10_000)
+            assert now + 9.5 < first <= last < now + 10.5
+            assert all(0 < client.pttl(name) <= 10_000 for name in names)
+        finally:
+            KEYS.cleanup(client)
+
+    def test_load_refuses_bad_input(self, fake_client):
+        lab = ExpiryLab(fake_client, use_sandbox=False)
+        with pytest.raises(InvalidArgument, match="at least one key"):
+            lab.load([], 100)
+        with pytest.raises(InvalidArgument, match="ttl_ms must be > 0"):
+            lab.load([KEYS.key("x")], 0)
+
+    def test_past_ttl_in_memory_subtracts_the_living_and_skips_the_expiry_instant(self):
+        sample = expiry_lab.KeyspaceSample
+        baseline = sample(0.0, 100.0, dbsize=7, expired_keys=3)
+        deadlines = (100.2, 100.21)  # a batch of 10 keys with a 200 ms TTL, written at 100.0
+        samples = [
+            sample(0.1, 100.1, dbsize=7 + 50 + 10, expired_keys=3),  # before: 50 others + the 10, all alive
+            sample(0.2, 100.205, dbsize=7 + 50 + 10, expired_keys=3),  # expiring right now: skipped
+            sample(0.5, 100.5, dbsize=7 + 50 + 8, expired_keys=5),  # after: 8 linger, 2 deleted
+        ]
+        looks = expiry_lab.past_ttl_in_memory(
+            samples, baseline, batch_size=10, other_keys=50, deadlines=deadlines, ttl_ms=200
+        )
+        assert [(round(look.since_written_s, 3), look.lingering, look.deleted) for look in looks] == [
+            (0.1, 0, 0),
+            (0.5, 8, 2),
+        ]
+        without_info = expiry_lab.past_ttl_in_memory(
+            [sample(0.5, 100.5, 60, None)], sample(0.0, 100.0, 0, None),
+            batch_size=10, other_keys=50, deadlines=deadlines, ttl_ms=200,
+        )  # fmt: skip
+        ((since_written_s, lingering, deleted),) = without_info
+        assert (round(since_written_s, 3), lingering, deleted) == (0.5, 10, None)  # no INFO: no deletion count
