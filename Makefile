@@ -53,7 +53,7 @@ nbval-fake: $(STAMP)  ## Every notebook under strict nbval on the in-process fak
 
 nbval-real: $(STAMP)  ## Every notebook under strict nbval on a throwaway real redis-server
 	@mkdir -p $(REPORTS)
-	$(PY) -m helpers.sandbox run -- $(PY) -m pytest $(NBVAL) --junitxml=$(REPORTS)/nbval-redis.xml
+	$(PY) -m helpers.core.sandbox run -- $(PY) -m pytest $(NBVAL) --junitxml=$(REPORTS)/nbval-redis.xml
 
 OLDEST := build/venv-oldest
 test-oldest:  ## Unit tests and notebooks (fakeredis) on the oldest versions the requirement ranges allow

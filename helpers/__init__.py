@@ -1,24 +1,32 @@
 """Plumbing for the Redis Caching Patterns notebooks. The caching code a learner is here to learn stays in
-the notebooks; these modules hide plumbing. One module per concern:
+the notebooks; these subpackages hide plumbing. Each says in its docstring what it holds; ``tests/``
+mirrors the tree (``helpers/harness/herd.py`` is tested by ``tests/harness/test_herd.py``).
 
-Core, used across the series
-- ``backend``: connect to fakeredis (default) or the server named by ``REDIS_URL``; fail fast and clearly.
-- ``sandbox``: start and always stop a private, throwaway ``redis-server``.
-- ``capabilities``: ask what the connected backend can do (INFO, eviction, OBJECT, ...).
-- ``keys``: one key prefix per notebook, and cleanup by SCAN over that prefix only.
-- ``primary_db``: the SQLite source of truth, with a query counter and a labelled, simulated delay.
-- ``timing``, ``workloads``, ``plots``: latency percentiles, seeded request streams, labelled figures.
-- ``checks``: the exercise-checking framework used by the "Your turn" cells.
-- ``errors``: short, actionable error messages.
-- ``widgets``: interactive explorers whose logic lives in plain, tested functions.
+The house, and what each subpackage may import (``tests/test_project.py`` enforces it):
 
-Per topic
-- 01 TTL expiry: ``ttl_models`` (closed forms), ``realtime_replay``, ``expiry_lab``, ``expire_options``,
-  ``ttl_checks`` (also 02's checker).
-- 03 invalidation: ``races`` (deterministic interleavings), ``consistency``, ``diagrams``.
-- 04 eviction: ``eviction_lab`` (where eviction runs, settings restored), ``eviction_sim``,
-  ``simulated_redis``, ``cache_models``, ``pipelined_replay``.
-- 05 stampedes: ``stampede`` (herds of clients), ``stampede_plots``, ``xfetch``.
+- ``core``: connect to fakeredis or ``REDIS_URL`` (``backend``), private throwaway servers (``sandbox``),
+  what a backend can do (``capabilities``), one key prefix per notebook (``keys``), the SQLite primary
+  database (``primary_db``), short errors and validators (``errors``), latency summaries (``timing``),
+  seeded workloads (``workloads``), EXPIRE options on every server (``expire_options``).
+  Core imports nothing of the other subpackages.
+- ``sim``: models and simulators: TTL closed forms (``ttl_models``), hit-ratio models, exact LRU and
+  Belady (``cache_models``), XFetch (``xfetch``), Redis's eviction engine (``eviction_engine``,
+  ``lfu_counter``) and its redis-py look-alike (``simulated_redis``). Imports ``core`` only.
+- ``harness``: what drives real clients: the deterministic race replay (``interleaving``, ``rows``),
+  consistency measurement and stress (``consistency``), herds of concurrent clients (``herd``,
+  ``herd_results``), the real-time replay (``timed_replay``) and the pipelined bulk replay
+  (``bulk_replay``). Imports ``core`` and ``sim``.
+- ``labs``: where a server-side experiment runs, settings always restored: ``expiry_lab`` (01) and
+  ``eviction_lab`` (04). Imports ``core``, ``sim`` and ``harness``.
+- ``viz``: the figure style (``plots``), race diagrams (``diagrams``), stampede figures
+  (``stampede_plots``) and interactive explorers (``widgets``). Imports ``core``, ``sim`` and ``harness``.
+- ``exercises``: the checker framework (``framework``) and one module per notebook, ``nb00_first_cache``
+  to ``nb05_stampedes``, holding that notebook's checkers. May import anything.
+
+Which notebook uses what: 00 core only; 01 ``sim.ttl_models``, ``harness.timed_replay``,
+``labs.expiry_lab``, ``viz.widgets``; 02 the same models and replay; 03 ``harness.interleaving``,
+``harness.consistency``, ``viz.diagrams``; 04 ``labs.eviction_lab``, ``sim.eviction_engine``,
+``harness.bulk_replay``, ``sim.cache_models``; 05 ``harness.herd``, ``sim.xfetch``, ``viz.stampede_plots``.
 """
 
 __version__ = "0.1.0"

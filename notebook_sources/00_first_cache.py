@@ -53,14 +53,14 @@ import os
 
 import matplotlib.pyplot as plt
 
-from helpers.backend import backend_info, connect
-from helpers.capabilities import capabilities
-from helpers.checks import check_display_name
-from helpers.keys import KeySpace
-from helpers.plots import PALETTE, bars, figure
-from helpers.primary_db import PrimaryDatabase
-from helpers.timing import summarize, time_calls
-from helpers.workloads import zipf_requests
+from helpers.core.backend import backend_info, connect
+from helpers.core.capabilities import capabilities
+from helpers.core.keys import KeySpace
+from helpers.core.primary_db import PrimaryDatabase
+from helpers.core.timing import summarize, time_calls
+from helpers.core.workloads import zipf_requests
+from helpers.exercises.nb00_first_cache import check_display_name
+from helpers.viz.plots import PALETTE, bars, figure
 
 r = connect()  # fakeredis, unless REDIS_URL names a real server
 keys = KeySpace("00")  # every key of this notebook starts with rcp:00:

@@ -51,16 +51,16 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers.backend import backend_info, connect
-from helpers.capabilities import capabilities
-from helpers.expire_options import expire_with_option
-from helpers.expiry_lab import ExpiryLab, past_ttl_in_memory
-from helpers.keys import KeySpace
-from helpers.plots import PALETTE, figure
-from helpers.realtime_replay import poisson_events, replay, share_with_error
-from helpers.ttl_checks import check_update_cached_city
-from helpers.ttl_models import fixed_ttl_hit_ratio, sliding_ttl_hit_ratio
-from helpers.widgets import ttl_explorer
+from helpers.core.backend import backend_info, connect
+from helpers.core.capabilities import capabilities
+from helpers.core.expire_options import expire_with_option
+from helpers.core.keys import KeySpace
+from helpers.exercises.nb01_ttl_expiry import check_update_cached_city
+from helpers.harness.timed_replay import poisson_events, replay, share_with_error
+from helpers.labs.expiry_lab import ExpiryLab, past_ttl_in_memory
+from helpers.sim.ttl_models import fixed_ttl_hit_ratio, sliding_ttl_hit_ratio
+from helpers.viz.plots import PALETTE, figure
+from helpers.viz.widgets import ttl_explorer
 
 r = connect()  # fakeredis, unless REDIS_URL names a real server
 keys = KeySpace("01")  # every key of this notebook starts with rcp:01:

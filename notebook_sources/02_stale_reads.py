@@ -48,14 +48,14 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers.backend import backend_info, connect
-from helpers.keys import KeySpace
-from helpers.plots import PALETTE, figure
-from helpers.primary_db import PrimaryDatabase
-from helpers.realtime_replay import READ, poisson_events, replay, share_with_error
-from helpers.ttl_checks import check_pick_ttl
-from helpers.ttl_models import fixed_ttl_hit_ratio, longest_ttl_for_stale_budget, stale_read_share
-from helpers.widgets import tradeoff_explorer
+from helpers.core.backend import backend_info, connect
+from helpers.core.keys import KeySpace
+from helpers.core.primary_db import PrimaryDatabase
+from helpers.exercises.nb02_stale_reads import check_pick_ttl
+from helpers.harness.timed_replay import READ, poisson_events, replay, share_with_error
+from helpers.sim.ttl_models import fixed_ttl_hit_ratio, longest_ttl_for_stale_budget, stale_read_share
+from helpers.viz.plots import PALETTE, figure
+from helpers.viz.widgets import tradeoff_explorer
 
 r = connect()  # fakeredis, unless REDIS_URL names a real server
 keys = KeySpace("02")  # every key of this notebook starts with rcp:02:

@@ -54,14 +54,15 @@ import time
 import matplotlib.pyplot as plt
 import redis
 
-from helpers.backend import connect
-from helpers.capabilities import capabilities
-from helpers.consistency import measure, measurement_table, read_write_workload, stress, stress_table
-from helpers.diagrams import flow_diagram, sequence_diagram, sequence_height
-from helpers.keys import KeySpace
-from helpers.plots import PALETTE, bars, figure
-from helpers.primary_db import PrimaryDatabase
-from helpers.races import check_rename_user, replay
+from helpers.core.backend import connect
+from helpers.core.capabilities import capabilities
+from helpers.core.keys import KeySpace
+from helpers.core.primary_db import PrimaryDatabase
+from helpers.exercises.nb03_invalidation import check_rename_user
+from helpers.harness.consistency import measure, measurement_table, read_write_workload, stress, stress_table
+from helpers.harness.interleaving import replay
+from helpers.viz.diagrams import flow_diagram, sequence_diagram, sequence_height
+from helpers.viz.plots import PALETTE, bars, figure
 
 r = connect()  # fakeredis, unless REDIS_URL names a real server
 keys = KeySpace("03")  # every key of this notebook starts with rcp:03:

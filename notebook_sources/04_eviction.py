@@ -66,8 +66,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import redis
 
-from helpers.backend import backend_info, connect
-from helpers.cache_models import (
+from helpers.core.backend import backend_info, connect
+from helpers.core.capabilities import capabilities
+from helpers.core.keys import KeySpace
+from helpers.core.sandbox import running_sandboxes
+from helpers.core.workloads import zipf_popularity, zipf_requests
+from helpers.exercises.nb04_eviction import CATALOGUE, CATALOGUE_MAX_ITEMS, CATALOGUE_TARGET, check_eviction_choice
+from helpers.harness.bulk_replay import CACHE_ASIDE_SCRIPT, calibrate_maxmemory, read_repeatedly, replay_cache_aside
+from helpers.labs.eviction_lab import EvictionLab
+from helpers.sim.cache_models import (
     belady_hits,
     che_lru_hit_ratio,
     exact_lru_hits,
@@ -75,20 +82,9 @@ from helpers.cache_models import (
     random_hit_ratio,
     top_c_hit_ratio,
 )
-from helpers.capabilities import capabilities
-from helpers.eviction_lab import (
-    CATALOGUE,
-    CATALOGUE_MAX_ITEMS,
-    CATALOGUE_TARGET,
-    EvictionLab,
-    check_eviction_choice,
-)
-from helpers.eviction_sim import POLICIES, lfu_counter_range, simulate_cache_aside
-from helpers.keys import KeySpace
-from helpers.pipelined_replay import CACHE_ASIDE_SCRIPT, calibrate_maxmemory, read_repeatedly, replay_cache_aside
-from helpers.plots import PALETTE, bars, figure
-from helpers.sandbox import running_sandboxes
-from helpers.workloads import zipf_popularity, zipf_requests
+from helpers.sim.eviction_engine import POLICIES, simulate_cache_aside
+from helpers.sim.lfu_counter import lfu_counter_range
+from helpers.viz.plots import PALETTE, bars, figure
 
 r = connect()  # fakeredis, unless REDIS_URL names a real server
 keys = KeySpace("04")  # every key of this notebook starts with rcp:04:

@@ -61,14 +61,16 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers.backend import connect, new_connection
-from helpers.capabilities import capabilities
-from helpers.keys import KeySpace
-from helpers.plots import PALETTE, figure
-from helpers.primary_db import DatabaseUnavailable, PrimaryDatabase
-from helpers.stampede import Herd, check_lock_protected_fill, format_table
-from helpers.stampede_plots import plot_expiry_spread, plot_in_flight, plot_ladder, plot_pile_up, plot_xfetch_sweep
-from helpers.xfetch import sweep_xfetch
+from helpers.core.backend import connect, new_connection
+from helpers.core.capabilities import capabilities
+from helpers.core.keys import KeySpace
+from helpers.core.primary_db import DatabaseUnavailable, PrimaryDatabase
+from helpers.exercises.nb05_stampedes import check_lock_protected_fill
+from helpers.harness.herd import Herd
+from helpers.harness.herd_results import format_table
+from helpers.sim.xfetch import sweep_xfetch
+from helpers.viz.plots import PALETTE, figure
+from helpers.viz.stampede_plots import plot_expiry_spread, plot_in_flight, plot_ladder, plot_pile_up, plot_xfetch_sweep
 
 r = connect()  # fakeredis, unless REDIS_URL names a real server
 keys = KeySpace("05")  # every key of this notebook starts with rcp:05:
@@ -114,7 +116,7 @@ def naive_get(conn):
 
 
 # %% [markdown]
-# The **herd** is `helpers.stampede.Herd`: 50 threads, each with its own Redis connection, held at a barrier
+# The **herd** is `helpers.harness.herd.Herd`: 50 threads, each with its own Redis connection, held at a barrier
 # and released together. Each client then calls the read function you give it, about every 10 ms, for
 # 400 ms, and the herd records every read (latency, value, error) and every database query. Just before
 # the release, a `prime` function stores the value the clients have been reading, with 250 ms left to live,

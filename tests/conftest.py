@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from helpers.backend import connect
-from helpers.errors import RedisServerNotFound
-from helpers.sandbox import REQUIRE_ENV, SandboxRedis, find_redis_server, running_sandboxes
+from helpers.core.backend import connect
+from helpers.core.errors import RedisServerNotFound
+from helpers.core.sandbox import REQUIRE_ENV, SandboxRedis, find_redis_server, running_sandboxes
 
 
 def _skip_or_fail(reason: str) -> None:

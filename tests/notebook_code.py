@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from helpers.keys import KeySpace
-from helpers.races import replay
+from helpers.core.keys import KeySpace
+from helpers.harness.interleaving import replay
 
 SOURCES = Path(__file__).resolve().parents[1] / "notebook_sources"
 

@@ -13,7 +13,7 @@ import io
 import pytest
 from build_notebooks import exercises_of, source_paths
 
-from helpers.checks import CheckResult
+from helpers.exercises.framework import CheckResult
 
 EXERCISES = [(path, exercise) for path in source_paths() for exercise in exercises_of(path)]
 

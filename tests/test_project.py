@@ -10,7 +10,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HELPERS = sorted(p for p in (ROOT / "helpers").glob("*.py") if p.name != "__init__.py")
+HELPERS = sorted(p for p in (ROOT / "helpers").rglob("*.py") if p.name != "__init__.py")
+SUBPACKAGES = sorted(p.parent.name for p in (ROOT / "helpers").glob("*/__init__.py"))
+# What each subpackage may import from the others (the house rules in helpers/__init__.py).
+MAY_IMPORT = {
+    "core": set(),
+    "sim": {"core"},
+    "harness": {"core", "sim"},
+    "labs": {"core", "sim", "harness"},
+    "viz": {"core", "sim", "harness"},
+    "exercises": {"core", "sim", "harness", "labs", "viz", "exercises"},
+}
+MAX_MODULE_LINES = 450
 # A method call, a quoted command name or a redis-cli command; prose that names the commands is fine.
 FLUSH = re.compile(r"(\.flush(all|db)\s*\(|[\"']flush(all|db)[\"']|redis-cli.*\bflush(all|db)\b)", re.IGNORECASE)
 SYS_PATH_EDIT = re.compile(r"sys\.path\.(insert|append)\(")
@@ -49,7 +60,7 @@ def test_requirements_install_the_helpers_editable():
     assert "-e ." in (ROOT / "requirements.txt").read_text().splitlines()
 
 
-@pytest.mark.parametrize("path", HELPERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", HELPERS, ids=lambda p: str(p.relative_to(ROOT / "helpers")))
 def test_helpers_modules_are_documented(path):
     tree = ast.parse(path.read_text())
     assert ast.get_docstring(tree), f"{path.name} needs a module docstring saying what it is for"
@@ -70,9 +81,40 @@ def test_helpers_modules_are_documented(path):
                 )
 
 
-@pytest.mark.parametrize("path", HELPERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", HELPERS, ids=lambda p: str(p.relative_to(ROOT / "helpers")))
 def test_every_helpers_module_has_its_tests(path):
-    assert (ROOT / "tests" / f"test_{path.stem}.py").exists(), f"tests/test_{path.stem}.py is missing"
+    mirror = ROOT / "tests" / path.parent.relative_to(ROOT / "helpers") / f"test_{path.stem}.py"
+    assert mirror.exists(), f"{mirror.relative_to(ROOT)} is missing: tests/ mirrors helpers/"
+
+
+def test_helpers_are_subpackages_with_house_rules():
+    assert not list((ROOT / "helpers").glob("[!_]*.py")), "every helpers module lives in a subpackage"
+    assert sorted(MAY_IMPORT) == SUBPACKAGES, f"subpackages {SUBPACKAGES} and their import rules must match"
+    for name in SUBPACKAGES:
+        doc = ast.get_docstring(ast.parse((ROOT / "helpers" / name / "__init__.py").read_text())) or ""
+        assert "May import:" in doc, f"helpers/{name}/__init__.py must say what lives there and what it may import"
+
+
+@pytest.mark.parametrize("path", HELPERS, ids=lambda p: str(p.relative_to(ROOT / "helpers")))
+def test_helpers_modules_import_only_what_their_subpackage_may(path):
+    own = path.parent.name
+    allowed = MAY_IMPORT[own] | {own}
+    for node in ast.walk(ast.parse(path.read_text())):
+        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules = [node.module]
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] == "helpers" and len(parts) > 1:
+                assert parts[1] in allowed, (
+                    f"helpers/{own}/{path.name} imports {module}; {own} may import {sorted(allowed)}"
+                )
+
+
+@pytest.mark.parametrize("path", HELPERS, ids=lambda p: str(p.relative_to(ROOT / "helpers")))
+def test_helpers_modules_stay_small(path):
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{path.name} has {lines} lines; split it by concern (at most {MAX_MODULE_LINES})"
 
 
 def test_no_sys_path_hacks():

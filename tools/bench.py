@@ -16,11 +16,11 @@ import time
 import nbformat
 from execute_notebooks import notebook_paths, run
 
-from helpers.errors import RedisServerNotFound
-from helpers.keys import KeySpace
-from helpers.pipelined_replay import calibrate_maxmemory, replay_cache_aside
-from helpers.sandbox import SandboxRedis, find_redis_server
-from helpers.workloads import zipf_requests
+from helpers.core.errors import RedisServerNotFound
+from helpers.core.keys import KeySpace
+from helpers.core.sandbox import SandboxRedis, find_redis_server
+from helpers.core.workloads import zipf_requests
+from helpers.harness.bulk_replay import calibrate_maxmemory, replay_cache_aside
 
 # Seconds per notebook per backend on a 2-core machine (kernel start included). The series must stay
 # under SERIES_TARGET_S per backend, so each notebook gets a share of it.

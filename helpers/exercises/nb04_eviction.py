@@ -1,0 +1,78 @@
+"""Notebook 04's checker: a policy and a cache size for the catalogue workload, replayed in the eviction lab."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from helpers.core.workloads import zipf_requests
+from helpers.exercises.framework import checker, expect
+from helpers.harness.bulk_replay import calibrate_maxmemory, replay_cache_aside
+from helpers.labs.eviction_lab import EvictionLab
+from helpers.sim.eviction_engine import POLICIES
+
+# -- the exercise ----------------------------------------------------------------------------------
+CATALOGUE = {"items": 20_000, "skew": 0.9, "requests": 30_000, "warmup": 6_000, "seed": 2024}
+CATALOGUE_MAX_ITEMS = 1_500
+CATALOGUE_TARGET = 0.55
+
+
+def catalogue_requests() -> np.ndarray:
+    """The exercise's request sequence: item ids drawn from Zipf(0.9) over 20,000 items, seeded."""
+    return zipf_requests(CATALOGUE["items"], CATALOGUE["skew"], CATALOGUE["requests"], seed=CATALOGUE["seed"])
+
+
+@checker("04.1")
+def check_eviction_choice(choose_eviction: Callable[[], tuple[str, int]], lab: EvictionLab) -> str:
+    """Replay the catalogue workload with the learner's (policy, cache_items) and compare with the target."""
+    choice = choose_eviction()
+    expect(
+        isinstance(choice, tuple) and len(choice) == 2,
+        f"choose_eviction() returned {choice!r}, not a pair.",
+        'Return a tuple: (policy, cache_items), for example ("allkeys-random", 1000).',
+    )
+    policy, cache_items = choice
+    expect(
+        policy in POLICIES,
+        f"{policy!r} is not a maxmemory-policy.",
+        f"Pick one of: {', '.join(POLICIES)}.",
+    )
+    expect(
+        isinstance(cache_items, int) and not isinstance(cache_items, bool) and cache_items >= 1,
+        f"cache_items must be a whole number of items, got {cache_items!r}.",
+        "Give the cache size as a number of items, such as 1000.",
+    )
+    expect(
+        cache_items <= CATALOGUE_MAX_ITEMS,
+        f"room for {cache_items} items is over the memory budget of {CATALOGUE_MAX_ITEMS} items.",
+        "The budget is fixed: find a policy that does better with the same memory.",
+    )
+    expect(
+        policy != "noeviction",
+        "with noeviction the cache fills up and then every miss's SET fails with OOM: nothing new is ever cached.",
+        "A cache needs a policy that evicts.",
+    )
+    with lab.borrowed() as client:
+        keys = lab.keys
+        maxmemory = calibrate_maxmemory(client, keys, cache_items)
+        with lab.settings(maxmemory_policy=policy, maxmemory=maxmemory):
+            result = replay_cache_aside(client, catalogue_requests(), keys)
+        keys.cleanup(client)
+    achieved = result.hit_ratio(CATALOGUE["warmup"])
+    hints = {
+        "lru": "At replay speed every key was used within the last second, so Redis's 1 s LRU clock cannot rank "
+        "them (section 4). Which policy ranks keys by something other than time?",
+        "random": "Random eviction ignores popularity. With a skewed workload, keep the keys that are asked for most.",
+        "ttl": "Every item has the same TTL, so volatile-ttl evicts the oldest insert: FIFO, no better than random.",
+        "lfu": f"Use the whole budget of {CATALOGUE_MAX_ITEMS} items.",
+    }
+    expect(
+        achieved >= CATALOGUE_TARGET,
+        f"{policy} with room for {cache_items} items reached a hit ratio below the {CATALOGUE_TARGET:.0%} target.",
+        hints[policy.rsplit("-", 1)[1]],
+    )
+    return (
+        f"{policy} with room for {cache_items} items reached the {CATALOGUE_TARGET:.0%} hit-ratio target "
+        "on the catalogue workload."
+    )

@@ -1,0 +1,167 @@
+"""Notebook 05's checker: a lock-protected fill, run in real herds (expiry, crashed holder, own lock only)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+
+import redis
+
+from helpers.core.keys import KeySpace
+from helpers.core.primary_db import PrimaryDatabase
+from helpers.exercises.framework import checker, expect
+from helpers.harness.herd import Herd, Read
+from helpers.harness.herd_results import HerdResult
+
+# -- 05 · Your turn: a lock-protected fill -----------------------------------------------------------
+EXERCISE_TTL_MS = 10_000
+CRASHED_LOCK_TTL_MS = 300  # the lock a crashed holder left behind expires after this long
+EXERCISE_USER = 7
+
+LockProtectedFill = Callable[[redis.Redis, str, Callable[[], object], int], object]
+
+
+@checker("05.1")
+def check_lock_protected_fill(
+    get_or_compute: LockProtectedFill,
+    cache: redis.Redis,
+    db: PrimaryDatabase,
+    keys: KeySpace,
+    *,
+    clients: int = 50,
+) -> str:
+    """Check ``get_or_compute(conn, key, compute, ttl_ms)``: one computation per herd, no deadlock, own lock only."""
+    key = keys.key("exercise", "report")
+    lock_key = key + ":lock"
+    computed: list[dict] = []  # list.append is atomic: safe from many threads
+
+    def compute() -> dict:
+        value = {"user": db.get_user(EXERCISE_USER), "computed_at": time.time()}
+        computed.append(value)
+        return value
+
+    def call(conn: redis.Redis) -> object:
+        return get_or_compute(conn, key, compute, EXERCISE_TTL_MS)
+
+    cache.delete(key, lock_key)
+    try:
+        _check_one_caller(call, cache, key, lock_key, computed)
+        herd = Herd(cache, db, clients=clients, think_ms=5.0, life_ms=0.0, window_ms=500.0, timeout_s=3.0, seed=5)
+        cache.delete(key)
+        computed.clear()
+        _check_herd(herd.run(call, reads_per_client=1, keep_values=True), computed, "an expired key", clients)
+        cache.delete(key)
+        cache.set(lock_key, "crashed-holder", px=CRASHED_LOCK_TTL_MS)
+        computed.clear()
+        crashed = herd.run(call, reads_per_client=1, keep_values=True)
+        _check_herd(crashed, computed, "a lock left by a crashed holder", clients)
+        _check_own_lock_only(get_or_compute, cache, db, key, lock_key)
+    finally:
+        cache.delete(key, lock_key)
+    return (
+        f"{clients} clients on an expired key caused exactly one computation and all got its value; a crashed "
+        f"holder's lock only delayed them until its TTL; and your release left another client's lock alone."
+    )
+
+
+def _check_one_caller(call: Read, cache: redis.Redis, key: str, lock_key: str, computed: list[dict]) -> None:
+    """A cold key: one call computes, stores JSON with a TTL, releases the lock; a second call is a hit."""
+    value = call(cache)
+    expect(
+        len(computed) == 1,
+        f"one call on an empty key ran compute() {len(computed)} times, expected once.",
+        "On a miss, the client holding the lock calls compute() once and stores its result.",
+    )
+    expect(
+        value == computed[0],
+        f"get_or_compute returned {value!r:.80}, not the value compute() returned.",
+        "Return the value you computed (or, on a hit, json.loads of the cached string).",
+    )
+    stored = cache.get(key)
+    expect(stored is not None, f"nothing was stored under {key!r} after a miss.", "SET the key after compute().")
+    try:
+        decoded = json.loads(stored)
+    except ValueError:
+        decoded = None
+    expect(
+        decoded == value,
+        f"{key!r} holds {stored!r:.80}, not the JSON of the computed value.",
+        "Store json.dumps(value) under the key, and json.loads it on a hit.",
+    )
+    ttl = cache.pttl(key)
+    expect(
+        0 < ttl <= EXERCISE_TTL_MS,
+        f"{key!r} has a PTTL of {ttl} ms; expected a TTL of at most ttl_ms = {EXERCISE_TTL_MS} ms.",
+        "Pass px=ttl_ms when you SET the value, so the cached value expires.",
+    )
+    expect(
+        not cache.exists(lock_key),
+        f"the lock {lock_key!r} is still there after the value was stored.",
+        "Release the lock when you are done, in a `finally:` block, with release_lock(keys=[lock_key], ...).",
+    )
+    again = call(cache)
+    expect(
+        len(computed) == 1 and again == value,
+        "a second call on the cached key ran compute() again."
+        if len(computed) > 1
+        else "a hit returned another value.",
+        "Read the key first and return json.loads(cached) when it is there.",
+    )
+
+
+def _check_herd(result: HerdResult, computed: list[dict], situation: str, clients: int) -> None:
+    """A herd released on ``situation``: no stuck client, no error, one computation, everyone gets its value."""
+    expect(
+        result.hung_clients == 0,
+        f"with {situation}, {result.hung_clients} of {clients} clients were still waiting when the checker "
+        "stopped them (a deadlock).",
+        "Wait in a loop bounded by a deadline (LOCK_WAIT_S), and inside it keep retrying SET NX: a lock whose "
+        "holder died is freed by its TTL, and the next client must be able to take it.",
+    )
+    if result.errors:
+        kind, count = max(result.errors_by_type.items(), key=lambda item: item[1])
+        expect(
+            False,
+            f"with {situation}, {result.errors} of {result.read_count} calls raised ({count} {kind}).",
+            "Callers that find the lock taken should sleep briefly (LOCK_POLL_S), re-read the key and retry "
+            "the lock until LOCK_WAIT_S has passed, which is longer than a lock's TTL."
+            if kind == "TimeoutError"
+            else f"Call your function by hand to see the {kind}, fix it, then check again.",
+        )
+    expect(
+        len(computed) == 1,
+        f"with {situation}, {clients} concurrent callers ran compute() {len(computed)} times; expected exactly once.",
+        "Only the client whose SET lock_key token NX PX succeeds may compute; right after taking the lock, read "
+        "the key again (another client may have filled it a moment ago); everyone else waits and re-reads."
+        if computed
+        else "Someone must compute: the client that wins the lock calls compute() and stores the value.",
+    )
+    wrong = [read for read in result.reads if read.value != computed[0]]
+    expect(
+        not wrong,
+        f"with {situation}, {len(wrong)} of {result.read_count} callers returned something other than the "
+        "computed value.",
+        "Every caller returns the value: the one it computed, or json.loads of the one it found cached.",
+    )
+
+
+def _check_own_lock_only(
+    get_or_compute: LockProtectedFill, cache: redis.Redis, db: PrimaryDatabase, key: str, lock_key: str
+) -> None:
+    """A holder that stalls past its lock's TTL must not release the lock another client took meanwhile."""
+    other_token = "another-client-" + secrets.token_hex(4)
+
+    def stalling_compute() -> dict:
+        cache.set(lock_key, other_token, px=EXERCISE_TTL_MS)  # our lock expired and another client took it
+        return {"user": db.get_user(EXERCISE_USER), "computed_at": time.time()}
+
+    cache.delete(key, lock_key)
+    get_or_compute(cache, key, stalling_compute, EXERCISE_TTL_MS)
+    expect(
+        cache.get(lock_key) == other_token,
+        "a client whose lock expired during compute() deleted the lock another client had taken since.",
+        "Release with compare-and-delete: release_lock(keys=[lock_key], args=[token], client=conn) deletes the "
+        "lock only if it still holds your token. A plain DEL frees whoever holds it now.",
+    )

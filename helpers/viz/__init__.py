@@ -1,0 +1,5 @@
+"""Pictures: the figure style, sequence and flow diagrams (03), the stampede figures (05) and the
+interactive widgets (01, 02).
+
+May import: ``helpers.core``, ``helpers.sim`` and ``helpers.harness`` (for the results it draws).
+"""

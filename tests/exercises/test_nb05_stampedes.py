@@ -1,0 +1,130 @@
+"""Notebook 05's checker: the solution passes, known-wrong solutions fail with a hint."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+import pytest
+
+from helpers.core.keys import KeySpace
+from helpers.core.primary_db import PrimaryDatabase
+from helpers.exercises.framework import STUB_HINT
+from helpers.exercises.nb05_stampedes import CRASHED_LOCK_TTL_MS, check_lock_protected_fill
+
+KEYS = KeySpace("05-test")
+
+
+HOT = KEYS.key("hot")
+
+
+LOCK = HOT + ":lock"
+
+
+TTL_MS = 10_000
+
+
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@pytest.fixture
+def db() -> PrimaryDatabase:
+    return PrimaryDatabase(users=10, delay_ms=30)
+
+
+@pytest.fixture
+def cache(client):
+    KEYS.cleanup(client)
+    yield client
+    KEYS.cleanup(client)
+
+
+def make_solution(*, lock=True, double_check=True, compare_and_delete=True, retry_lock=True, release=True):
+    """A get_or_compute with some parts switched off, like a learner's attempt."""
+    lock_ttl_ms, wait_s, poll_s = 300, 2.0, 0.005
+
+    def get_or_compute(conn, key, compute, ttl_ms):
+        lock_key = key + ":lock"
+        script = conn.register_script(RELEASE_LOCK)
+        deadline = time.monotonic() + wait_s
+        tried = False
+        while time.monotonic() < deadline:
+            cached = conn.get(key)
+            if cached is not None:
+                return json.loads(cached)
+            if not lock:
+                value = compute()
+                conn.set(key, json.dumps(value), px=ttl_ms)
+                return value
+            token = secrets.token_hex(8)
+            if (retry_lock or not tried) and conn.set(lock_key, token, nx=True, px=lock_ttl_ms):
+                try:
+                    if double_check and (cached := conn.get(key)) is not None:
+                        return json.loads(cached)
+                    value = compute()
+                    conn.set(key, json.dumps(value), px=ttl_ms)
+                    return value
+                finally:
+                    if release and compare_and_delete:
+                        script(keys=[lock_key], args=[token], client=conn)
+                    elif release:
+                        conn.delete(lock_key)
+            tried = True
+            time.sleep(poll_s)
+        raise TimeoutError(f"no value for {key}")
+
+    return get_or_compute
+
+
+def test_the_solution_passes(cache, db):
+    result = check_lock_protected_fill(make_solution(), cache=cache, db=db, keys=KEYS)
+    assert result.passed, repr(result)
+    assert KEYS.count(cache) == 0  # the checker cleans up after itself
+
+
+@pytest.mark.parametrize(
+    ("attempt", "problem", "hint"),
+    [
+        (dict(lock=False), "times; expected exactly once", "SET lock_key token NX PX"),
+        (dict(compare_and_delete=False), "deleted the lock another client", "compare-and-delete"),
+        (dict(release=False), "is still there", "finally"),
+        (dict(retry_lock=False), "raised", "retry"),
+    ],
+)
+def test_wrong_solutions_fail_with_a_hint(cache, db, attempt, problem, hint):
+    result = check_lock_protected_fill(make_solution(**attempt), cache=cache, db=db, keys=KEYS, clients=30)
+    assert not result.passed
+    assert problem in result.message and hint in result.hint, repr(result)
+
+
+def test_a_deadlocking_solution_fails_fast_with_a_hint(fake_client, db):
+    def never_takes_over(conn, key, compute, ttl_ms):
+        if (cached := conn.get(key)) is not None:
+            return json.loads(cached)
+        if conn.set(key + ":lock", "me", nx=True, px=CRASHED_LOCK_TTL_MS):
+            value = compute()
+            conn.set(key, json.dumps(value), px=ttl_ms)
+            conn.delete(key + ":lock")
+            return value
+        while conn.get(key) is None:  # waits for a value a crashed holder will never write
+            time.sleep(0.005)
+        return json.loads(conn.get(key))
+
+    started = time.perf_counter()
+    result = check_lock_protected_fill(never_takes_over, cache=fake_client, db=db, keys=KEYS, clients=10)
+    assert time.perf_counter() - started < 10
+    assert not result.passed and "deadlock" in result.message and "TTL" in result.hint
+
+
+def test_the_stub_fails_with_the_stub_hint(fake_client, db):
+    def stub(conn, key, compute, ttl_ms):
+        raise NotImplementedError("Exercise 05.1: your turn")
+
+    result = check_lock_protected_fill(stub, cache=fake_client, db=db, keys=KEYS)
+    assert not result.passed and result.hint == STUB_HINT

@@ -1,0 +1,245 @@
+"""The herd harness and the 05 exercise checker, on fakeredis and on a real redis-server."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from helpers.core.errors import InvalidArgument
+from helpers.core.keys import KeySpace
+from helpers.core.primary_db import PrimaryDatabase
+from helpers.harness.herd import EXPIRY_GRACE_S, Herd, steady_first_gap
+
+KEYS = KeySpace("05-test")
+HOT = KEYS.key("hot")
+LOCK = HOT + ":lock"
+TTL_MS = 10_000
+
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@pytest.fixture
+def db() -> PrimaryDatabase:
+    return PrimaryDatabase(users=10, delay_ms=30)
+
+
+@pytest.fixture
+def cache(client):
+    KEYS.cleanup(client)
+    yield client
+    KEYS.cleanup(client)
+
+
+def herd_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("herd-client-")]
+
+
+def recompute(db: PrimaryDatabase) -> dict:
+    return {"user": db.get_user(3), "computed_at": time.time()}
+
+
+def naive_reader(db: PrimaryDatabase):
+    def read(conn):
+        cached = conn.get(HOT)
+        if cached is not None:
+            return json.loads(cached)
+        value = recompute(db)
+        conn.set(HOT, json.dumps(value), px=TTL_MS)
+        return value
+
+    return read
+
+
+def prime_with(cache, value: dict):
+    def prime(life_ms: float) -> None:
+        cache.set(HOT, json.dumps(value), px=round(life_ms))
+
+    return prime
+
+
+# -- the harness on both backends ------------------------------------------------------------------
+def test_naive_herd_recomputes_about_once_per_client(cache, db):
+    old = recompute(db)
+    herd = Herd(cache, db, clients=30, think_ms=5, life_ms=100, window_ms=250, seed=1)
+    result = herd.run(naive_reader(db), prime=prime_with(cache, old))
+    assert result.hung_clients == 0 and result.errors == 0
+    assert result.recomputations >= 0.8 * 30
+    assert len(result.queries) == result.recomputations
+    assert all(q.start_s >= result.expires_at_s for q in result.queries)  # nobody missed before the expiry
+    assert 0.09 < result.expires_at_s <= 0.1
+    assert result.reads_that_waited >= 0.8 * 30
+    assert result.stale_reads == 0  # the naive rung never serves the old value after its expiry
+
+
+def test_every_client_reads_after_the_expiry_even_when_slow(cache, db):
+    old = recompute(db)
+    herd = Herd(cache, db, clients=10, think_ms=200, life_ms=100, window_ms=120, seed=2)
+    result = herd.run(lambda conn: json.loads(conn.get(HOT) or json.dumps(old)), prime=prime_with(cache, old))
+    late = {read.client for read in result.reads if read.start_s >= result.expires_at_s}
+    assert late == set(range(10))  # the window was extended until each client had read after the expiry
+    assert result.stale_reads > 0  # this reader serves the old value after the expiry: counted as stale
+
+
+def test_a_lock_makes_one_recomputation(cache, db):
+    release = cache.register_script(RELEASE_LOCK)
+
+    def locked(conn):
+        for _ in range(400):
+            cached = conn.get(HOT)
+            if cached is not None:
+                return json.loads(cached)
+            token = secrets.token_hex(8)
+            if conn.set(LOCK, token, nx=True, px=2000):
+                try:
+                    if conn.get(HOT) is None:
+                        conn.set(HOT, json.dumps(recompute(db)), px=TTL_MS)
+                finally:
+                    release(keys=[LOCK], args=[token], client=conn)
+            else:
+                time.sleep(0.005)
+        raise TimeoutError
+
+    herd = Herd(cache, db, clients=30, think_ms=5, life_ms=100, window_ms=250, seed=3)
+    result = herd.run(locked, prime=prime_with(cache, recompute(db)))
+    assert (result.recomputations, result.errors, result.hung_clients) == (1, 0, 0)
+
+
+def test_errors_are_counted_by_type(cache, db):
+    def failing(conn):
+        conn.get(HOT)
+        raise ValueError("bad value")
+
+    result = Herd(cache, db, clients=5, think_ms=20, life_ms=0, window_ms=100).run(failing)
+    assert result.errors == result.read_count > 0
+    assert result.errors_by_type == {"ValueError": result.read_count}
+    assert all(0 < read.redis_ms <= read.latency_ms for read in result.reads)  # the GET was timed
+    assert result.row()["errors"] == result.read_count
+
+
+def test_a_deadlocked_rung_is_stopped_and_reported(cache, db):
+    def waits_forever(conn):
+        while True:  # waits for a value nobody will write, and swallows ordinary errors
+            try:
+                if conn.get(HOT) is not None:
+                    return None
+            except Exception:
+                pass
+            time.sleep(0.002)
+
+    herd = Herd(cache, db, clients=6, think_ms=5, life_ms=0, window_ms=100, timeout_s=0.5)
+    started = time.perf_counter()
+    result = herd.run(waits_forever)
+    assert time.perf_counter() - started < 3.0  # bounded by the window and the timeout, not forever
+    assert result.hung_clients == 6 and result.read_count == 0
+    deadline = time.monotonic() + 2
+    while herd_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not herd_threads()  # HerdAborted got through `except Exception` and ended every client
+
+
+def test_a_failing_prime_raises_and_leaves_no_client_behind(cache, db):
+    def prime(life_ms):
+        raise RuntimeError("prime broke")
+
+    with pytest.raises(RuntimeError, match="prime broke"):
+        Herd(cache, db, clients=5).run(lambda conn: conn.get(HOT), prime=prime)
+    deadline = time.monotonic() + 2
+    while herd_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not herd_threads()
+
+
+def test_reads_per_client_keep_values_and_one_reader_per_client(cache, db):
+    readers = [lambda conn, i=i: {"client": i, "pong": conn.ping()} for i in range(4)]
+    result = Herd(cache, db, clients=4, think_ms=5, life_ms=0, window_ms=200).run(
+        readers, reads_per_client=2, keep_values=True
+    )
+    assert result.read_count == 8
+    assert {read.value["client"] for read in result.reads if read.client == 2} == {2}
+    default = Herd(cache, db, clients=4, think_ms=5, life_ms=0, window_ms=50).run(readers, reads_per_client=1)
+    assert all(read.value is None for read in default.reads)  # values are dropped unless asked for
+
+
+def test_settle_waits_for_background_work_before_counting(cache, db):
+    started = []
+
+    def read(conn):
+        if not started:
+            started.append(threading.Thread(target=db.get_user, args=(1,)))
+            started[0].start()  # a refresh in the background, still running when the window ends
+        return conn.get(HOT)
+
+    herd = Herd(cache, db, clients=1, think_ms=5, life_ms=0, window_ms=10)
+    result = herd.run(read, settle=lambda: started[0].join())
+    assert result.recomputations == 1
+
+
+def test_the_guard_only_affects_the_herds_own_connections(cache, db):
+    herd = Herd(cache, db, clients=2, think_ms=5, life_ms=0, window_ms=30, timeout_s=0.2)
+    assert herd.run(lambda conn: time.sleep(0.4)).hung_clients == 2
+    assert cache.ping()  # the notebook's client was never wrapped
+
+
+# -- arguments ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"clients": 0},
+        {"clients": True},
+        {"clients": 10_000},
+        {"think_ms": 0},
+        {"life_ms": -1},
+        {"life_ms": 500, "window_ms": 400},
+        {"timeout_s": 0},
+    ],
+)
+def test_bad_herd_arguments_are_refused(fake_client, db, kwargs):
+    with pytest.raises(InvalidArgument):
+        Herd(fake_client, db, **kwargs)
+
+
+def test_bad_run_arguments_are_refused(fake_client, db):
+    herd = Herd(fake_client, db, clients=3)
+    with pytest.raises(InvalidArgument, match="one per client"):
+        herd.run([lambda conn: None] * 2)
+    with pytest.raises(InvalidArgument, match="one per client"):
+        herd.run("not a function")
+    with pytest.raises(InvalidArgument, match="reads_per_client"):
+        herd.run(lambda conn: None, reads_per_client=0)
+    with pytest.raises(InvalidArgument, match="life_ms"):
+        herd.run(lambda conn: None, life_ms=600, window_ms=500)
+    with pytest.raises(InvalidArgument, match="db must be"):
+        Herd(fake_client, object())
+    with pytest.raises(InvalidArgument, match="client must be"):
+        Herd("redis://localhost", db)
+
+
+def test_repr_states_the_load(fake_client, db):
+    text = repr(Herd(fake_client, db, clients=50, think_ms=10, life_ms=250, window_ms=400))
+    assert "50 clients" in text and "~5,000 reads/s" in text and "250 ms into a 400 ms window" in text
+
+
+# -- results, computed from a timeline ------------------------------------------------------------------
+
+
+def test_steady_first_gap_is_the_renewal_equilibrium():
+    rng = random.Random(4)
+    gaps = np.array([steady_first_gap(rng, 1.0) for _ in range(40_000)])
+    assert gaps.min() >= 0 and gaps.max() <= 1.5
+    # For gaps T*U(0.5, 1.5), the mean wait seen from a random instant is E[G^2] / (2 E[G]) = 13/24 T.
+    assert gaps.mean() == pytest.approx(13 / 24, rel=0.02)
+    assert EXPIRY_GRACE_S < 0.01
+
+
+# -- the exercise checker, against right and wrong solutions ------------------------------------------

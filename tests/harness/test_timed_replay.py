@@ -1,0 +1,166 @@
+"""Seeded Poisson schedules, their real-time replay (with real TTLs on both backends), and clustered shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers.core.errors import InvalidArgument
+from helpers.core.keys import KeySpace
+from helpers.harness import timed_replay as replay_module
+from helpers.harness.timed_replay import READ, UPDATE, Event, poisson_events, replay, share_with_error
+
+
+class FakeClock:
+    """Stands in for the time module inside helpers.harness.timed_replay: sleeping advances the clock at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class TestPoissonEvents:
+    def test_counts_match_the_rates(self):
+        events = poisson_events([10.0] * 100, 10.0, seed=1, update_rates=[1.0] * 100)
+        reads = sum(e.kind == READ for e in events)
+        updates = sum(e.kind == UPDATE for e in events)
+        assert abs(reads - 10_000) < 5 * 100  # Poisson: standard deviation sqrt(10,000) = 100
+        assert abs(updates - 1_000) < 5 * 32
+        assert {e.key for e in events} == set(range(100))
+
+    def test_each_key_gets_its_own_rate(self):
+        events = poisson_events([1.0, 50.0], 20.0, seed=2)
+        per_key = np.bincount([e.key for e in events])
+        assert abs(per_key[0] - 20) < 5 * np.sqrt(20) and abs(per_key[1] - 1000) < 5 * np.sqrt(1000)
+
+    def test_sorted_within_the_duration_and_reproducible(self):
+        events = poisson_events([5.0] * 10, 2.0, seed=3)
+        times = [e.at_s for e in events]
+        assert times == sorted(times) and times[0] >= 0 and times[-1] < 2.0
+        assert events == poisson_events([5.0] * 10, 2.0, seed=3)
+        assert events != poisson_events([5.0] * 10, 2.0, seed=4)
+
+    def test_gaps_look_exponential(self):
+        times = np.array([e.at_s for e in poisson_events([100.0], 100.0, seed=5)])
+        gaps = np.diff(times)
+        assert gaps.mean() == pytest.approx(0.01, rel=0.05)
+        assert gaps.std() == pytest.approx(0.01, rel=0.05)  # exponential: standard deviation equals the mean
+
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            ({"read_rates": [], "duration_s": 1.0}, "one rate per key"),
+            ({"read_rates": [1.0], "duration_s": 0}, "duration_s must be > 0"),
+            ({"read_rates": [1.0, -1.0], "duration_s": 1.0}, "read rate of key 1"),
+            ({"read_rates": [1.0], "duration_s": 1.0, "update_rates": [1.0, 2.0]}, "update_rates needs one rate"),
+        ],
+    )
+    def test_bad_input(self, kwargs, message):
+        with pytest.raises(InvalidArgument, match=message):
+            poisson_events(seed=0, **kwargs)
+
+
+class TestReplay:
+    def test_calls_the_handler_in_order_never_early(self):
+        events = [Event(0.0, 0), Event(0.05, 1), Event(0.1, 0, UPDATE)]
+        seen = []
+        run = replay(events, lambda e: seen.append(e) or e.key * 10)
+        assert seen == events and run.results == [0, 10, 0]
+        assert np.all(run.ran_at_s >= np.array([0.0, 0.05, 0.1]) - 1e-6)
+        assert run.lag.count == 3 and run.lag.max_ms >= 0
+
+    def test_late_events_run_back_to_back_or_are_skipped(self, monkeypatch):
+        clock = FakeClock()
+        monkeypatch.setattr(replay_module, "time", clock)  # deterministic: no real sleeping, no load effects
+        events = [Event(0.0, 0), Event(0.01, 1), Event(0.02, 2), Event(0.3, 3)]
+
+        def slow_first(event):
+            if event.key == 0:
+                clock.now += 0.1  # the first call takes 100 ms: the replay is now 80-90 ms late for keys 1 and 2
+            return event.key
+
+        bunched = replay(events, slow_first)
+        assert bunched.results == [0, 1, 2, 3] and bunched.skipped == 0 and bunched.ran.all()
+        assert bunched.ran_at_s.tolist() == pytest.approx([0.0, 0.1, 0.1, 0.3])  # squeezed together, then on time
+        skipping = replay(events, slow_first, skip_late_s=0.005)
+        assert skipping.results == [0, None, None, 3] and skipping.skipped == 2
+        assert skipping.ran.tolist() == [True, False, False, True]
+        assert np.isnan(skipping.ran_at_s[1:3]).all() and skipping.ran_at_s[3] == pytest.approx(0.3)
+        assert skipping.lag.count == 2  # the lag describes the events that ran
+
+    def test_a_slightly_late_event_still_runs(self, monkeypatch):
+        clock = FakeClock()
+        monkeypatch.setattr(replay_module, "time", clock)
+        events = [Event(0.0, 0), Event(0.01, 1)]
+        run = replay(events, lambda e: setattr(clock, "now", clock.now + 0.013) if e.key == 0 else e.key,
+                     skip_late_s=0.005)  # fmt: skip
+        assert run.ran.tolist() == [True, True]  # 3 ms late is within 5 ms
+
+    @pytest.mark.parametrize("bad", [0, -1])
+    def test_skip_late_must_be_positive(self, bad):
+        with pytest.raises(InvalidArgument, match="skip_late_s"):
+            replay([Event(0.0, 0)], lambda e: None, skip_late_s=bad)
+
+    def test_empty_schedule_is_refused(self):
+        with pytest.raises(InvalidArgument, match="at least one event"):
+            replay([], lambda e: None)
+
+    def test_real_ttls_run_out_between_events(self, client):
+        """A read within the TTL hits; a read after it misses: the backend's own expiry, in milliseconds."""
+        keys = KeySpace("01")
+        key = keys.key("replay-test")
+        client.delete(key)
+
+        def read(_event):
+            if client.get(key) is not None:
+                return "hit"
+            client.set(key, "v", px=800)
+            return "miss"
+
+        try:
+            run = replay([Event(0.0, 0), Event(0.01, 0), Event(0.9, 0)], read)
+        finally:
+            client.delete(key)
+        assert run.results == ["miss", "hit", "miss"]
+
+
+class TestShareWithError:
+    def test_share_and_clustered_error_by_hand(self):
+        share, error = share_with_error([1, 0, 1, 1], [0, 0, 1, 1])
+        assert share == 0.75
+        # clusters: (1 of 2), (2 of 2); residuals 1 - 1.5 = -0.5 and 2 - 1.5 = 0.5
+        assert error == pytest.approx(np.sqrt(2 / 1 * 0.5 / 16))
+
+    def test_one_cluster_has_no_error_estimate(self):
+        share, error = share_with_error([True, False], [7, 7])
+        assert share == 0.5 and np.isnan(error)
+
+    def test_error_matches_the_spread_of_independent_samples(self):
+        rng = np.random.default_rng(9)
+        clusters = np.repeat(np.arange(50), 10)
+        shares, errors = [], []
+        for _ in range(300):
+            share, error = share_with_error(rng.random(500) < 0.3, clusters)
+            shares.append(share)
+            errors.append(error)
+        assert np.mean(errors) == pytest.approx(np.std(shares), rel=0.15)
+        assert np.mean(errors) == pytest.approx(np.sqrt(0.3 * 0.7 / 500), rel=0.1)
+
+    def test_correlated_clusters_give_a_larger_error(self):
+        rng = np.random.default_rng(10)
+        per_cluster = rng.random(50) < 0.3  # every request of a cluster has the same outcome
+        flags = np.repeat(per_cluster, 10)
+        _, clustered = share_with_error(flags, np.repeat(np.arange(50), 10))
+        _, independent = share_with_error(flags, np.arange(500))
+        assert clustered > 2.5 * independent
+
+    def test_mismatched_or_empty_input(self):
+        with pytest.raises(InvalidArgument, match="one cluster per flag"):
+            share_with_error([1, 0], [1])
+        with pytest.raises(InvalidArgument, match="at least one flag"):
+            share_with_error([], [])
