@@ -14,7 +14,8 @@ import sys
 import time
 
 import nbformat
-from execute_notebooks import notebook_paths, run
+from execute_notebooks import run
+from notebook_series import NoSuchNotebook, notebook_paths
 
 from helpers.core.errors import RedisServerNotFound
 from helpers.core.keys import KeySpace
@@ -57,9 +58,13 @@ def time_notebook(path, redis_url: str | None) -> float:
 
 
 def main(selected: list[str]) -> int:
-    paths = notebook_paths(selected)
+    try:
+        paths = notebook_paths(selected)
+    except NoSuchNotebook as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
     if not paths:
-        print(f"No notebook matches {selected}.", file=sys.stderr)
+        print("bench: no notebooks to time: build them with `make notebooks`", file=sys.stderr)
         return 1
     columns = {"fakeredis": None}
     server = None
