@@ -126,3 +126,15 @@ class TestNotebook:
         for cell in checks:
             text = "".join(o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in cell.outputs)
             assert "not solved yet" in text and "Hint:" in text
+
+
+def test_the_house_map_names_what_each_notebook_imports():
+    """helpers/__init__.py says which modules each notebook uses (besides core, viz.plots and its checkers)."""
+    import helpers
+
+    text = " ".join(helpers.__doc__.split("Which notebook uses what", 1)[1].split())
+    listed = {part.strip()[:2]: set(re.findall(r"``([a-z_.]+)``", part)) for part in text.split(":", 1)[1].split(";")}
+    for path in source_paths():
+        imported = set(re.findall(r"^from helpers\.([a-z_]+\.[a-z_0-9]+) import", path.read_text(), re.MULTILINE))
+        used = {m for m in imported if not m.startswith(("core.", "exercises.")) and m != "viz.plots"}
+        assert listed.get(path.name[:2]) == used, f"helpers/__init__.py's map for notebook {path.name[:2]}"
