@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from notebook_series import ROOT, NoSuchNotebook, main, notebook_paths, select, source_paths
+from notebook_series import ROOT, NoSuchNotebook, chosen, main, notebook_paths, select, source_paths
 
 
 def make_series(folder, names):
@@ -35,5 +35,12 @@ def test_main_prints_paths_for_the_makefile(capsys):
     printed = capsys.readouterr().out.split()
     assert printed == [str(p.relative_to(ROOT)) for p in notebook_paths(["01", "03"])]
     assert len(printed) == 2 and all(line.startswith("notebooks/") for line in printed)
-    assert main(["99"]) == 1
-    assert "no notebook numbered 99" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match=r"^notebook selection: no notebook numbered 99; the series is 00 01 "):
+        main(["99"])
+
+
+def test_the_tools_exit_with_a_short_reason():
+    with pytest.raises(SystemExit, match=r"^build_notebooks: no notebook numbered 7; the series is 00 "):
+        chosen("build_notebooks", ["7"], sources=True)
+    assert [p.suffix for p in chosen("bench", ["00"])] == [".ipynb"]
+    assert [p.suffix for p in chosen("build_notebooks", ["00"], sources=True)] == [".py"]

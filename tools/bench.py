@@ -15,7 +15,7 @@ import time
 
 import nbformat
 from execute_notebooks import run
-from notebook_series import NoSuchNotebook, notebook_paths
+from notebook_series import chosen
 
 from helpers.core.errors import RedisServerNotFound
 from helpers.core.keys import KeySpace
@@ -58,14 +58,7 @@ def time_notebook(path, redis_url: str | None) -> float:
 
 
 def main(selected: list[str]) -> int:
-    try:
-        paths = notebook_paths(selected)
-    except NoSuchNotebook as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 1
-    if not paths:
-        print("bench: no notebooks to time: build them with `make notebooks`", file=sys.stderr)
-        return 1
+    paths = chosen("bench", selected)
     columns = {"fakeredis": None}
     server = None
     try:

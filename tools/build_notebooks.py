@@ -27,7 +27,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-from notebook_series import KERNELSPEC, NOTEBOOKS, ROOT, SOLUTIONS, SOURCES, NoSuchNotebook, source_paths
+from notebook_series import KERNELSPEC, NOTEBOOKS, SOLUTIONS, chosen, source_paths
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
@@ -188,14 +188,7 @@ def build(path: Path, all_paths: list[Path] | None = None) -> tuple[nbformat.Not
 
 def main(selected: list[str]) -> int:
     all_paths = source_paths()
-    try:
-        targets = source_paths(selected)
-    except NoSuchNotebook as exc:
-        print(f"build_notebooks: {exc} (sources are in {SOURCES.relative_to(ROOT)}/)", file=sys.stderr)
-        return 1
-    if not targets:
-        print(f"build_notebooks: no notebook sources in {SOURCES.relative_to(ROOT)}/", file=sys.stderr)
-        return 1
+    targets = chosen("build_notebooks", selected, sources=True)
     SOLUTIONS.mkdir(parents=True, exist_ok=True)
     for path in targets:
         nb, solutions = build(path, all_paths)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from notebook_series import KERNEL_NAME, KERNELSPEC, ROOT, NoSuchNotebook, notebook_paths
+from notebook_series import KERNEL_NAME, KERNELSPEC, ROOT, chosen
 
 CELL_TIMEOUT_S = 60
 
@@ -47,14 +47,7 @@ def tidy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def main(selected: list[str]) -> int:
     if os.environ.pop("REDIS_URL", None):
         print("Stored outputs always come from the default backend: ignoring REDIS_URL for this run.")
-    try:
-        paths = notebook_paths(selected)
-    except NoSuchNotebook as exc:
-        print(f"execute_notebooks: {exc}", file=sys.stderr)
-        return 1
-    if not paths:
-        print("execute_notebooks: no notebooks to run: build them with `make notebooks`", file=sys.stderr)
-        return 1
+    paths = chosen("execute_notebooks", selected)
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()

@@ -51,17 +51,22 @@ def notebook_paths(selected: list[str] | None = None, folder: Path = NOTEBOOKS) 
     return select(sorted(folder.glob("[0-9][0-9]_*.ipynb")), selected)
 
 
-def main(selected: list[str]) -> int:
-    """Print the selected notebooks' paths relative to the project root; 1 if the selection is wrong."""
+def chosen(tool: str, selected: list[str], sources: bool = False) -> list[Path]:
+    """The selected notebooks (or sources) for a command-line ``tool``; a wrong selection exits with why."""
+    finder, folder = (source_paths, SOURCES) if sources else (notebook_paths, NOTEBOOKS)
     try:
-        paths = notebook_paths(selected)
+        paths = finder(selected)
     except NoSuchNotebook as exc:
-        print(f"notebook selection: {exc}", file=sys.stderr)
-        return 1
+        raise SystemExit(f"{tool}: {exc}") from None
     if not paths:
-        print(f"notebook selection: no notebooks in {NOTEBOOKS.relative_to(ROOT)}/", file=sys.stderr)
-        return 1
-    print("\n".join(str(p.relative_to(ROOT)) for p in paths))
+        hint = "" if sources else ": build them with `make notebooks`"
+        raise SystemExit(f"{tool}: no notebooks in {folder.relative_to(ROOT)}/{hint}")
+    return paths
+
+
+def main(selected: list[str]) -> int:
+    """Print the selected notebooks' paths relative to the project root, one per line."""
+    print("\n".join(str(p.relative_to(ROOT)) for p in chosen("notebook selection", selected)))
     return 0
 
 
