@@ -23,10 +23,12 @@ The house, and what each subpackage may import (``tests/test_project.py`` enforc
 - ``exercises``: the checker framework (``framework``) and one module per notebook, ``nb00_first_cache``
   to ``nb05_stampedes``, holding that notebook's checkers. May import anything.
 
-Which notebook uses what: 00 core only; 01 ``sim.ttl_models``, ``harness.timed_replay``,
-``labs.expiry_lab``, ``viz.widgets``; 02 the same models and replay; 03 ``harness.interleaving``,
-``harness.consistency``, ``viz.diagrams``; 04 ``labs.eviction_lab``, ``sim.eviction_engine``,
-``harness.bulk_replay``, ``sim.cache_models``; 05 ``harness.herd``, ``sim.xfetch``, ``viz.stampede_plots``.
+Which notebook uses what, besides ``core``, ``viz.plots`` and its own ``exercises.nbNN_*`` checker module:
+00 nothing more; 01 ``sim.ttl_models``, ``harness.timed_replay``, ``labs.expiry_lab``, ``viz.widgets``;
+02 ``sim.ttl_models``, ``harness.timed_replay``, ``viz.widgets``; 03 ``harness.interleaving``,
+``harness.consistency``, ``viz.diagrams``; 04 ``labs.eviction_lab``, ``sim.eviction_engine``, ``sim.lfu_counter``,
+``sim.cache_models``, ``harness.bulk_replay``; 05 ``harness.herd``, ``harness.herd_results``, ``sim.xfetch``,
+``viz.stampede_plots``.
 """
 
 __version__ = "0.1.0"

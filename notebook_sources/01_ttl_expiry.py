@@ -190,7 +190,7 @@ for step, after in steps:
 # writers to extend a cached value's life without ever shortening it.
 #
 # fakeredis and Redis 7 understand the options; Redis 6.2 rejects them. `expire_with_option` (in
-# `helpers/expire_options.py`) uses the command where it exists and the same rule as a small Lua script
+# `helpers/core/expire_options.py`) uses the command where it exists and the same rule as a small Lua script
 # where it does not, so the results below are the same on every backend.
 #
 # **Predict:** `EXPIRE key 30 GT` on a key with 60 s left. Applied?

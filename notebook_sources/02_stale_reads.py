@@ -314,7 +314,7 @@ view.caption()
 # Turn the question around. The product states how much staleness it accepts, for example *"at most 1 % of
 # profile views may show an outdated profile"*; the read and update rates come from your metrics. Since the
 # stale share only grows with the TTL, there is one longest TTL that meets the budget, and
-# `longest_ttl_for_stale_budget` finds it (a bisection on the closed form, in `helpers/ttl_models.py`).
+# `longest_ttl_for_stale_budget` finds it (a bisection on the closed form, in `helpers/sim/ttl_models.py`).
 
 # %%
 views_per_s, edits_per_s, budget = 2.0, 1 / 600, 0.01  # 2 views a second, one edit every 10 minutes, 1 %

@@ -55,7 +55,7 @@
 #    enough for everything here. On 6.2 the eviction algorithm is the same as on 7.0; its build uses the C
 #    library's `malloc` instead of jemalloc, so keys cost fewer bytes and the numbers shift a little.
 # 3. **A simulator** of Redis's eviction algorithm (the same sampling, pool, clock and counter, step for step,
-#    in `helpers/eviction_sim.py`), when no server binary exists at all. Every figure then says "simulated".
+#    in `helpers/sim/eviction_engine.py`), when no server binary exists at all. Every figure then says "simulated".
 
 # %% tags=["setup", "nbval-ignore-output"]
 # Output varies: the first line names the backend, which differs between the fakeredis and real-Redis runs.

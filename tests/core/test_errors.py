@@ -33,13 +33,14 @@ def test_a_notebook_shows_one_line_not_a_traceback():
     """In a real kernel, an unreachable REDIS_URL shows the message and the fix, not a socket traceback."""
     import nbformat
     from nbclient import NotebookClient
+    from notebook_series import KERNEL_NAME
 
     nb = nbformat.v4.new_notebook(
         cells=[
             nbformat.v4.new_code_cell("from helpers.core.backend import connect\nr = connect('redis://127.0.0.1:1/0')")
         ]
     )
-    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    NotebookClient(nb, timeout=60, kernel_name=KERNEL_NAME, allow_errors=True).execute()
     (error,) = nb.cells[0].outputs
     assert error.output_type == "error" and error.ename == "RedisUnavailable"
     assert error.traceback == [f"RedisUnavailable: {error.evalue}"]
