@@ -27,7 +27,7 @@ from typing import Any
 import redis
 
 from helpers.core.backend import backend_info, connect
-from helpers.core.errors import FriendlyError, InvalidArgument, RedisServerNotFound
+from helpers.core.errors import FriendlyError, InvalidArgument, RedisServerNotFound, require_whole
 from helpers.core.keys import KeySpace
 from helpers.core.sandbox import SandboxRedis, find_redis_server
 from helpers.sim.eviction_engine import check_policy, check_samples
@@ -55,9 +55,7 @@ def _checked_value(name: str, value: Any) -> str:
         return check_policy(str(value))
     if name == "maxmemory-samples":
         return str(check_samples(value))
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgument(f"{name} must be a whole number >= 0 (bytes for maxmemory), got {value!r}.")
-    return str(value)
+    return str(require_whole(name, value, unit="of bytes" if name == "maxmemory" else ""))
 
 
 def foreign_key_count(client: redis.Redis | SimulatedRedis, keys: KeySpace) -> int:
