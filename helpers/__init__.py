@@ -6,18 +6,21 @@ The house, and what each subpackage may import (``tests/test_project.py`` enforc
 
 - ``core``: connect to fakeredis or ``REDIS_URL`` (``backend``), private throwaway servers (``sandbox``),
   what a backend can do (``capabilities``), one key prefix per notebook (``keys``), the SQLite primary
-  database (``primary_db``), short errors and validators (``errors``), latency summaries (``timing``),
-  seeded workloads (``workloads``), EXPIRE options on every server (``expire_options``).
+  database (``primary_db``), short errors and validators such as ``require_whole`` (``errors``), latency
+  summaries (``timing``), seeded workloads and the one Poisson generator (``workloads``), EXPIRE options on
+  every server (``expire_options``).
   Core imports nothing of the other subpackages.
 - ``sim``: models and simulators: TTL closed forms (``ttl_models``), hit-ratio models, exact LRU and
   Belady (``cache_models``), XFetch (``xfetch``), Redis's eviction engine (``eviction_engine``,
-  ``lfu_counter``) and its redis-py look-alike (``simulated_redis``). Imports ``core`` only.
+  ``lfu_counter``) and its redis-py look-alike (``simulated_redis``), the models' bisection (``solve``).
+  Imports ``core`` only.
 - ``harness``: what drives real clients: the deterministic race replay (``interleaving``, ``rows``),
   consistency measurement and stress (``consistency``), herds of concurrent clients (``herd``,
   ``herd_results``), the real-time replay (``timed_replay``) and the pipelined bulk replay
   (``bulk_replay``). Imports ``core`` and ``sim``.
 - ``labs``: where a server-side experiment runs, settings always restored: ``expiry_lab`` (01) and
-  ``eviction_lab`` (04). Imports ``core``, ``sim`` and ``harness``.
+  ``eviction_lab`` (04), both following ``base.Lab`` (lazy ``start()``, ``describe()``, ``close()``,
+  ``kind``, context manager). Imports ``core``, ``sim`` and ``harness``.
 - ``viz``: the figure style (``plots``), race diagrams (``diagrams``), stampede figures
   (``stampede_plots``) and interactive explorers (``widgets``). Imports ``core``, ``sim`` and ``harness``.
 - ``exercises``: the checker framework (``framework``) and one module per notebook, ``nb00_first_cache``

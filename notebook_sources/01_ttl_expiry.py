@@ -235,9 +235,9 @@ for option, (on_ttl, on_none) in outcomes.items():
 # %% tags=["nbval-ignore-output"]
 # Output varies: the measurement runs on REDIS_URL's server, on a private sandbox, or on fakeredis.
 lab = ExpiryLab(r)
+lab.start()  # chooses the server and says which (lab.describe())
 keys.cleanup(lab.client)  # start from none of this notebook's keys on the measured server
-assert lab.is_real == (caps.info or lab.where == "sandbox")
-print(lab.description())
+assert lab.is_real == (caps.info or lab.kind == "sandbox")
 
 # %% [markdown]
 # **Experiment 1: a few expired keys among many.** 10,000 keys with a long TTL (60 s) and 1,000 with a

@@ -95,7 +95,7 @@ assert capabilities(r).eviction == backend_info(r).is_real  # fakeredis has no m
 # %% tags=["nbval-ignore-output"]
 # Output varies: it names the engine that evicts (a private redis-server and its version, or the simulator).
 evict = lab.start()
-assert lab.kind in {"sandbox", "REDIS_URL", "simulator"}
+assert lab.kind in EvictionLab.KINDS  # "sandbox", "REDIS_URL" or "simulator"
 assert ("simulated" in lab.label) == (lab.kind == "simulator")  # a simulated number is always labelled
 
 # %% [markdown]

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from helpers.core.errors import FriendlyError, InvalidArgument, require_non_negative
+from helpers.core.errors import FriendlyError, InvalidArgument, require_non_negative, require_whole
 
 FIRST_NAMES = [
     "Ada", "Alan", "Barbara", "Claude", "Donald", "Edsger", "Frances", "Grace", "Hedy", "Ivan",
@@ -54,8 +54,7 @@ class PrimaryDatabase:
     """A SQLite ``users`` table with a query counter and a simulated network delay per query."""
 
     def __init__(self, users: int = 1000, *, delay_ms: float = 20.0, seed: int = 7) -> None:
-        if isinstance(users, bool) or not isinstance(users, int) or users < 1:
-            raise InvalidArgument(f"users must be a whole number >= 1, got {users!r}.")
+        users = require_whole("users", users, minimum=1)
         self.delay_ms = require_non_negative("delay_ms", delay_ms)
         self.users = users
         self.seed = seed

@@ -25,7 +25,7 @@ import redis
 
 from helpers.core.backend import new_connection
 from helpers.core.capabilities import capabilities
-from helpers.core.errors import InvalidArgument, require_non_negative, require_positive
+from helpers.core.errors import InvalidArgument, require_non_negative, require_positive, require_whole
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import CITIES, PrimaryDatabase
 from helpers.core.workloads import zipf_requests
@@ -51,8 +51,8 @@ def read_write_workload(
     n_ops: int, users: int, write_share: float, *, skew: float = 1.0, seed: int = 0
 ) -> list[Operation]:
     """``n_ops`` seeded operations on users 1..``users``: Zipf-popular reads, uniform writes of a new city."""
-    _require_count("n_ops", n_ops)
-    _require_count("users", users)
+    require_whole("n_ops", n_ops, minimum=1)
+    require_whole("users", users, minimum=1)
     _require_share("write_share", write_share)
     rng = np.random.default_rng(seed)
     readers = zipf_requests(users, skew, n_ops, seed) + 1
@@ -208,9 +208,9 @@ def stress(
     Every key under ``keys`` is deleted first. The threads start together at a barrier and stop after
     ``ops_per_thread`` operations each, or at ``time_limit_s``, whichever comes first.
     """
-    _require_count("users", users)
-    _require_count("threads", threads)
-    _require_count("ops_per_thread", ops_per_thread)
+    require_whole("users", users, minimum=1)
+    require_whole("threads", threads, minimum=1)
+    require_whole("ops_per_thread", ops_per_thread, minimum=1)
     require_non_negative("jitter_ms", jitter_ms)
     require_positive("time_limit_s", time_limit_s)
     _require_share("write_share", write_share)
@@ -313,11 +313,6 @@ def _stress_worker(read, write, cache, db, state, start, *, rng, user_ids, ops, 
             state.failures.append(exc)
     finally:
         cache.close()
-
-
-def _require_count(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidArgument(f"{name} must be a whole number >= 1, got {value!r}.")
 
 
 # -- tables -------------------------------------------------------------------------------------------

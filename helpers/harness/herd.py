@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 import redis
 
 from helpers.core.backend import new_connection
-from helpers.core.errors import InvalidArgument, require_non_negative, require_positive
+from helpers.core.errors import InvalidArgument, require_non_negative, require_positive, require_whole
 from helpers.core.primary_db import PrimaryDatabase
 from helpers.harness.herd_results import HerdResult, QuerySpan, ReadRecord, value_time
 
@@ -107,8 +107,7 @@ class Herd:
         timeout_s: float = 3.0,
         seed: int = 0,
     ) -> None:
-        if isinstance(clients, bool) or not isinstance(clients, int) or not 1 <= clients <= MAX_CLIENTS:
-            raise InvalidArgument(f"clients must be a whole number from 1 to {MAX_CLIENTS}, got {clients!r}.")
+        require_whole("clients", clients, minimum=1, maximum=MAX_CLIENTS)
         if not isinstance(client, redis.Redis):
             raise InvalidArgument(f"client must be the notebook's Redis client (r), got {type(client).__name__}.")
         if not isinstance(db, PrimaryDatabase):
@@ -152,10 +151,8 @@ class Herd:
         life_ms = require_non_negative("life_ms", self.life_ms if life_ms is None else life_ms)
         window_ms = require_positive("window_ms", self.window_ms if window_ms is None else window_ms)
         _require_expiry_inside(life_ms, window_ms)
-        if reads_per_client is not None and (
-            isinstance(reads_per_client, bool) or not isinstance(reads_per_client, int) or reads_per_client < 1
-        ):
-            raise InvalidArgument(f"reads_per_client must be a whole number >= 1, got {reads_per_client!r}.")
+        if reads_per_client is not None:
+            require_whole("reads_per_client", reads_per_client, minimum=1)
         one_run = _Run(
             self,
             self._readers(read),

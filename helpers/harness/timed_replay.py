@@ -21,6 +21,7 @@ import numpy as np
 
 from helpers.core.errors import InvalidArgument, require_non_negative, require_positive
 from helpers.core.timing import LatencySummary, summarize
+from helpers.core.workloads import poisson_arrivals
 
 READ = "read"
 UPDATE = "update"
@@ -51,15 +52,13 @@ def poisson_events(
         raise InvalidArgument(
             f"update_rates needs one rate per key, like read_rates: got {len(update_rates)} for {len(read_rates)} keys."
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # one generator: each key's stream is drawn from it in turn
     events: list[Event] = []
     streams = [(READ, read_rates)] + ([(UPDATE, update_rates)] if update_rates is not None else [])
     for kind, rates in streams:
         for key, rate in enumerate(rates):
             require_non_negative(f"the {kind} rate of key {key}", rate)
-            # A Poisson stream over [0, D): a Poisson number of events, each uniform over the interval.
-            count = rng.poisson(rate * duration_s)
-            events.extend(Event(float(at), key, kind) for at in rng.uniform(0.0, duration_s, count))
+            events.extend(Event(float(at), key, kind) for at in poisson_arrivals(rate, duration_s, rng))
     events.sort(key=lambda event: (event.at_s, event.kind, event.key))
     return events
 
