@@ -29,6 +29,7 @@ from helpers.core.errors import InvalidArgument, require_non_negative, require_p
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import CITIES, PrimaryDatabase
 from helpers.core.workloads import zipf_requests
+from helpers.harness.intercept import Command, CommandHook, intercept
 from helpers.harness.rows import cached_row
 
 Read = Callable[[redis.Redis, PrimaryDatabase], dict]
@@ -133,8 +134,11 @@ def measure(
     )
 
 
-class _CommandCounter:
-    """Counts SETs, and the entries set but never hit by a GET before they were replaced or deleted."""
+class _CommandCounter(CommandHook):
+    """Counts SETs, and the entries set but never hit by a GET before they were replaced or deleted.
+
+    It sees every command of the client it is attached to, those queued in pipelines and MULTI/EXEC too.
+    """
 
     def __init__(self) -> None:
         self.sets = 0
@@ -144,25 +148,19 @@ class _CommandCounter:
 
     def attach(self, client: redis.Redis) -> redis.Redis:
         """Record every command ``client`` sends from now on; return the same client."""
-        send = client.execute_command
+        return intercept(client, self)
 
-        def execute_command(*args, **options):
-            reply = send(*args, **options)
-            self._saw(str(args[0]).upper(), [str(a) for a in args[1:]], reply)
-            return reply
-
-        client.execute_command = execute_command
-        return client
-
-    def _saw(self, command: str, args: list[str], reply: object) -> None:
+    def saw(self, command: Command, reply: object) -> None:
+        """Count one command that got ``reply``."""
+        args = command.keys_and_values
         with self._lock:
-            if command == "GET" and reply is not None:
+            if command.name == "GET" and reply is not None:
                 self._unread.discard(args[0])
-            elif command == "SET":
+            elif command.name == "SET":
                 self.sets += 1
                 self.wasted += args[0] in self._unread
                 self._unread.add(args[0])
-            elif command in {"DEL", "UNLINK"}:
+            elif command.name in {"DEL", "UNLINK"}:
                 for key in args:
                     self.wasted += key in self._unread
                     self._unread.discard(key)

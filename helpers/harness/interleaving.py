@@ -26,6 +26,7 @@ from redis.exceptions import NoScriptError, WatchError
 from helpers.core.backend import new_connection
 from helpers.core.errors import FriendlyError, InvalidArgument
 from helpers.core.primary_db import PrimaryDatabase
+from helpers.harness.intercept import Block, Command, CommandHook, intercept
 from helpers.harness.rows import cached_row, command_text, reply_renderer, row_label
 
 TURN_TIMEOUT_S = 20.0  # generous: a loaded 2-core machine can stall a thread for seconds
@@ -121,7 +122,7 @@ def replay(
     threads = []
     clients = []
     for name, actor in actors.items():
-        client = _gated_client(new_connection(cache), name, recorder)
+        client = intercept(new_connection(cache), _Gate(name, recorder))
         clients.append(client)
         gated_db = _GatedDatabase(db, name, recorder)
         threads.append(
@@ -315,49 +316,27 @@ class _Recorder:
         self.turns.end_turn(actor, step)
 
 
-def _gated_client(client: redis.Redis, actor: str, recorder: _Recorder) -> redis.Redis:
-    """``client`` with every command (and every MULTI/EXEC block) waiting for ``actor``'s turn."""
-    send = client.execute_command
+class _Gate(CommandHook):
+    """Each command (and each MULTI/EXEC block, as one) of ``actor``'s client waits for its turn and is a step."""
 
-    def execute_command(*args, **options):
-        name = str(args[0]).upper()
-        if name.split()[0] in _NOT_STEPS:
-            return send(*args, **options)
-        return recorder.run(
-            actor,
-            CACHE,
-            command_text(args, recorder.label),
-            lambda: send(*args, **options),
-            reply_renderer(args, recorder.label),
+    def __init__(self, actor: str, recorder: _Recorder) -> None:
+        self.actor = actor
+        self.recorder = recorder
+
+    def around_command(self, command: Command, send: Callable[[], object]) -> object:
+        """Run the command in the actor's turn and record it (redis-py's own SCRIPT plumbing is no step)."""
+        if command.name.split()[0] in _NOT_STEPS:
+            return send()
+        label = self.recorder.label
+        return self.recorder.run(
+            self.actor, CACHE, command_text(command.args, label), send, reply_renderer(command.args, label)
         )
 
-    make_pipeline = client.pipeline
-
-    def pipeline(*args, **kwargs):
-        pipe = make_pipeline(*args, **kwargs)
-        immediate, execute = pipe.immediate_execute_command, pipe.execute
-
-        def immediate_execute_command(*cmd, **options):
-            return recorder.run(
-                actor,
-                CACHE,
-                command_text(cmd, recorder.label),
-                lambda: immediate(*cmd, **options),
-                reply_renderer(cmd, recorder.label),
-            )
-
-        def execute_block(raise_on_error: bool = True):
-            queued = [command_text(cmd, recorder.label) for cmd, _options in pipe.command_stack]
-            text = "MULTI " + "; ".join(queued) + " EXEC" if queued else "EXEC"
-            return recorder.run(actor, CACHE, text, lambda: execute(raise_on_error), lambda _result: "OK")
-
-        pipe.immediate_execute_command = immediate_execute_command
-        pipe.execute = execute_block
-        return pipe
-
-    client.execute_command = execute_command
-    client.pipeline = pipeline
-    return client
+    def around_block(self, block: Block, send: Callable[[], list]) -> list:
+        """Run the whole block in one turn of the actor, as one step."""
+        queued = [command_text(command.args, self.recorder.label) for command in block.commands]
+        text = "MULTI " + "; ".join(queued) + " EXEC" if queued else "EXEC"
+        return self.recorder.run(self.actor, CACHE, text, send, lambda _result: "OK")
 
 
 class _GatedDatabase:
