@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from helpers.core.errors import InvalidArgument
 from helpers.core.clock import FakeClock
+from helpers.core.errors import InvalidArgument
 from helpers.core.primary_db import DatabaseUnavailable, PrimaryDatabase
 
 

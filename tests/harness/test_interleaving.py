@@ -1,6 +1,6 @@
-"""The race harness replays the same interleaving every time, on both backends, and each fix holds.
+"""The race harness runs the same interleaving every time, on both backends, and each fix holds.
 
-The strategies are notebook 03's own functions (loaded from its source), replayed many times each.
+The strategies are notebook 03's own functions (loaded from its source), interleaved many times each.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from helpers.core.errors import InvalidArgument
 from helpers.core.primary_db import PrimaryDatabase
-from helpers.harness.interleaving import ScheduleError, replay
+from helpers.harness.interleaving import ScheduleError, interleave
 
 REPEATS = 15  # each interleaving, on each backend
 
@@ -24,7 +24,7 @@ def db():
 
 
 def fresh_users(start: int):
-    """A different user for every repeat, so each replay starts from an empty cache and version 1."""
+    """A different user for every repeat, so each interleaving starts from an empty cache and version 1."""
     return range(start, start + REPEATS)
 
 
@@ -76,7 +76,7 @@ def test_versioned_lua_refuses_the_late_fill_and_the_older_write(nb):
 
 def test_watch_exec_fails_once_then_the_retry_refuses(nb, keys, client, db):
     for user_id in fresh_users(140):
-        result = replay(
+        result = interleave(
             client,
             db,
             actors={
@@ -118,10 +118,10 @@ def test_the_lease_reader_without_the_lease_does_not_fill(nb, keys, client, db):
 
 
 # -- the harness itself ---------------------------------------------------------------------------------
-def test_replay_leaves_no_thread_behind(client, keys, db):
+def test_interleave_leaves_no_thread_behind(client, keys, db):
     before = threading.active_count()
     for _ in range(5):
-        replay(
+        interleave(
             client,
             db,
             actors={"a": lambda c, d: c.get(keys.key("user", 1))},
@@ -133,7 +133,7 @@ def test_replay_leaves_no_thread_behind(client, keys, db):
 
 def test_a_turn_for_a_finished_actor_is_an_error(client, keys, db):
     with pytest.raises(ScheduleError, match="finished"):
-        replay(client, db, actors={"a": lambda c, d: c.get("x")}, schedule=["a", "a"], watch=keys.key("user", 1))
+        interleave(client, db, actors={"a": lambda c, d: c.get("x")}, schedule=["a", "a"], watch=keys.key("user", 1))
 
 
 def test_a_schedule_that_ends_early_is_an_error(client, keys, db):
@@ -142,7 +142,7 @@ def test_a_schedule_that_ends_early_is_an_error(client, keys, db):
         cache.get(keys.key("user", 2))
 
     with pytest.raises(ScheduleError, match="ended too early"):
-        replay(client, db, actors={"a": two_steps}, schedule=["a"], watch=keys.key("user", 1))
+        interleave(client, db, actors={"a": two_steps}, schedule=["a"], watch=keys.key("user", 1))
 
 
 def test_an_actor_error_reaches_the_caller_with_its_own_type(client, keys, db):
@@ -150,7 +150,7 @@ def test_an_actor_error_reaches_the_caller_with_its_own_type(client, keys, db):
         raise NotImplementedError("your turn")
 
     with pytest.raises(NotImplementedError):
-        replay(client, db, actors={"a": broken}, schedule=["a*"], watch=keys.key("user", 1))
+        interleave(client, db, actors={"a": broken}, schedule=["a*"], watch=keys.key("user", 1))
 
 
 def test_star_runs_an_actor_to_its_end_and_returns_its_value(client, keys, db):
@@ -159,7 +159,7 @@ def test_star_runs_an_actor_to_its_end_and_returns_its_value(client, keys, db):
         cache.get(keys.key("user", 5))
         return db.get_user(5)["id"]
 
-    result = replay(client, db, actors={"a": three_steps}, schedule=["a*"], watch=keys.key("user", 5))
+    result = interleave(client, db, actors={"a": three_steps}, schedule=["a*"], watch=keys.key("user", 5))
     assert len(result.steps) == 3 and result.returned == {"a": 5}
 
 
@@ -177,7 +177,7 @@ def test_star_runs_an_actor_to_its_end_and_returns_its_value(client, keys, db):
 )
 def test_bad_arguments_say_what_to_fix(fake_client, actors, schedule, watch, message):
     with pytest.raises(InvalidArgument, match=message):
-        replay(fake_client, PrimaryDatabase(users=5, delay_ms=0), actors=actors, schedule=schedule, watch=watch)
+        interleave(fake_client, PrimaryDatabase(users=5, delay_ms=0), actors=actors, schedule=schedule, watch=watch)
 
 
 # -- the exercise checker -------------------------------------------------------------------------------
