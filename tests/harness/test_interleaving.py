@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from helpers.core.clock import FakeClock
 from helpers.core.errors import InvalidArgument
 from helpers.core.primary_db import PrimaryDatabase
 from helpers.harness.interleaving import ScheduleError, interleave
@@ -181,3 +182,56 @@ def test_bad_arguments_say_what_to_fix(fake_client, actors, schedule, watch, mes
 
 
 # -- the exercise checker -------------------------------------------------------------------------------
+
+
+# -- turn timeouts, decided on the clock --------------------------------------------------------------
+class ClockThatTellsTimeouts(FakeClock):
+    """A fake clock that sets ``gave_up`` when a wait it bounds runs out (so a stalled test actor can end)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gave_up = threading.Event()
+
+    def wait_for(self, ready, timeout_s, block):
+        ready_in_time = super().wait_for(ready, timeout_s, block)
+        if not ready_in_time:
+            self.gave_up.set()
+        return ready_in_time
+
+
+def test_an_operation_longer_than_the_turn_timeout_on_the_clock_is_an_error(fake_client, keys):
+    clock = ClockThatTellsTimeouts()
+
+    class StallingDatabase(PrimaryDatabase):
+        def get_user(self, user_id):
+            clock.advance(25.0)  # the operation takes 25 s on the harness's clock ...
+            clock.gave_up.wait(30.0)  # ... and really lasts until the coordinator has given up on it
+            return super().get_user(user_id)
+
+    db = StallingDatabase(users=5, delay_ms=0)
+    with pytest.raises(ScheduleError, match="did not finish operation 1 in time"):
+        interleave(
+            fake_client, db, actors={"a": lambda c, d: d.get_user(1)}, schedule=["a"], watch=keys.key("user", 1),
+            clock=clock, turn_timeout_s=20.0,
+        )  # fmt: skip
+
+
+def test_real_slowness_is_no_timeout_when_the_clock_does_not_move(fake_client, keys):
+    """A loaded machine makes an operation slow in real time; on a fake clock that is not a timeout."""
+    release = threading.Event()
+
+    class SlowDatabase(PrimaryDatabase):
+        def get_user(self, user_id):
+            release.wait(0.3)  # 0.3 s of real time, six times the turn timeout, and no fake time at all
+            return super().get_user(user_id)
+
+    result = interleave(
+        fake_client, SlowDatabase(users=5, delay_ms=0), actors={"a": lambda c, d: d.get_user(1)}, schedule=["a"],
+        watch=keys.key("user", 1), clock=FakeClock(), turn_timeout_s=0.05,
+    )  # fmt: skip
+    assert [step.command for step in result.steps] == ["SELECT user 1"]
+
+
+def test_the_turn_timeout_must_be_positive(fake_client, keys, db):
+    with pytest.raises(InvalidArgument, match="turn_timeout_s"):
+        interleave(fake_client, db, actors={"a": lambda c, d: None}, schedule=["a*"], watch="k", turn_timeout_s=0)
