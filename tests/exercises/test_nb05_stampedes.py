@@ -10,6 +10,7 @@ import pytest
 
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import PrimaryDatabase
+from helpers.exercises import nb05_stampedes as nb05
 from helpers.exercises.framework import STUB_HINT
 from helpers.exercises.nb05_stampedes import CRASHED_LOCK_TTL_MS, check_lock_protected_fill
 
@@ -128,3 +129,14 @@ def test_the_stub_fails_with_the_stub_hint(fake_client, db):
 
     result = check_lock_protected_fill(stub, cache=fake_client, db=db, keys=KEYS)
     assert not result.passed and result.hint == STUB_HINT
+
+
+def test_a_herd_that_starts_too_late_for_the_crashed_lock_is_reported_never_passed(fake_client, db, monkeypatch):
+    """A crashed lock that expires before the clients start would let a solution that never retries pass.
+
+    With a 1 ms crashed lock every herd starts too late for it: the checker retries, then says so.
+    """
+    monkeypatch.setattr(nb05, "CRASHED_LOCK_TTL_MS", 1)
+    result = check_lock_protected_fill(make_solution(retry_lock=False), cache=fake_client, db=db, keys=KEYS, clients=5)
+    assert not result.passed
+    assert "too busy to test a lock left by a crashed holder" in result.message and "run the check again" in result.hint

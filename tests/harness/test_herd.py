@@ -240,7 +240,19 @@ def test_steady_first_gap_is_the_renewal_equilibrium():
     assert gaps.min() >= 0 and gaps.max() <= 1.5
     # For gaps T*U(0.5, 1.5), the mean wait seen from a random instant is E[G^2] / (2 E[G]) = 13/24 T.
     assert gaps.mean() == pytest.approx(13 / 24, rel=0.02)
-    assert EXPIRY_GRACE_S < 0.01
+
+
+@pytest.mark.parametrize(("after_expiry_s", "stale"), [(EXPIRY_GRACE_S - 1e-6, False), (EXPIRY_GRACE_S + 1e-6, True)])
+def test_an_old_value_is_stale_only_once_the_expiry_grace_has_passed(fake_client, after_expiry_s, stale):
+    """On a fake clock the one read starts at a known instant: put the expiry just before it, by the grace or more."""
+    clock = FakeClock()
+    first_read_s = steady_first_gap(random.Random(0), 0.010)  # client 0, seed 0
+    life_ms = (first_read_s - after_expiry_s) * 1000.0
+    herd = Herd(fake_client, PrimaryDatabase(users=5, delay_ms=0, clock=clock), clients=1, think_ms=10.0,
+                life_ms=life_ms, window_ms=100.0, clock=clock)  # fmt: skip
+    old = {"computed_at": clock.wall() - 60.0}
+    (read,) = herd.run(lambda conn: old, prime=lambda life_ms: None, reads_per_client=1).reads
+    assert read.start_s == pytest.approx(first_read_s) and read.stale is stale
 
 
 # -- the exercise checker, against right and wrong solutions ------------------------------------------
