@@ -82,6 +82,6 @@ LOAD_LOOPS ?= 8
 LOAD_RUNS ?= 3
 LOAD_MAX_S ?= 1200
 .PHONY: test-under-load
-test-under-load: $(STAMP)  ## Exercise checker and harness tests, 3 runs in a row, with 8 busy loops on the CPUs
+test-under-load: $(STAMP)  ## Checker, solution and harness tests, 3 runs in a row, with 8 busy loops on the CPUs
 	$(PY) tests/under_load.py --loops $(LOAD_LOOPS) --runs $(LOAD_RUNS) --max-seconds $(LOAD_MAX_S) \
-		tests/exercises tests/harness
+		tests/exercises tests/test_exercises.py tests/harness

@@ -17,7 +17,7 @@ import sys
 import time
 
 BUSY_LOOP = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
-DEFAULT_TESTS = ["tests/exercises", "tests/harness"]
+DEFAULT_TESTS = ["tests/exercises", "tests/test_exercises.py", "tests/harness"]
 
 
 def start_busy_loops(count: int, max_seconds: float) -> list[subprocess.Popen]:

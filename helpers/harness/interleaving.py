@@ -5,7 +5,7 @@ Every Redis command it sends (a MULTI/EXEC block counts as one) and every databa
 one *operation*, and an operation only runs when the schedule gives that actor the turn::
 
     interleave(r, db, actors={"reader": ..., "writer": ...},
-           schedule=["reader", "reader", "writer*", "reader"], watch=key)
+               schedule=["reader", "reader", "writer*", "reader"], watch=key)
 
 ``"writer"`` is one operation of the writer; ``"writer*"`` lets the writer run until it finishes.
 Operations never overlap and their order is the schedule's, whatever the machine's load, so a
