@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -14,12 +16,13 @@ from helpers.core.primary_db import PrimaryDatabase
 from helpers.exercises.framework import checker, expect
 from helpers.harness.herd import Herd, Read
 from helpers.harness.herd_results import HerdResult
+from helpers.harness.intercept import Command, CommandHook, intercept
 
 # -- 05 · Your turn: a lock-protected fill -----------------------------------------------------------
 EXERCISE_TTL_MS = 10_000
 CRASHED_LOCK_TTL_MS = 300  # the lock a crashed holder left behind expires after this long
 CRASHED_TOKEN = "crashed-holder"
-CRASHED_HOLDER_ATTEMPTS = 3  # herds run before a too-busy machine is reported (never passed)
+HERD_ATTEMPTS = 3  # herds run before a machine too busy to test a situation is reported (never passed)
 EXPIRY_SLACK_MS = 2  # Redis expires a key within about a millisecond of its TTL
 EXERCISE_USER = 7
 
@@ -47,17 +50,24 @@ def check_lock_protected_fill(
         computed_when.append(time.perf_counter())
         return value
 
+    locks = _LockWatch(lock_key, fair_ttl_s=max(0.1, 3 * db.delay_ms / 1000.0))
+
     def call(conn: redis.Redis) -> object:
-        return get_or_compute(conn, key, compute, EXERCISE_TTL_MS)
+        return get_or_compute(locks.watch(conn), key, compute, EXERCISE_TTL_MS)
+
+    def expired_key_herd() -> HerdResult:
+        cache.delete(key)
+        computed.clear()
+        locks.taken.clear()
+        return herd.run(call, reads_per_client=1, keep_values=True)
 
     cache.delete(key, lock_key)
     try:
         _check_one_caller(call, cache, key, lock_key, computed)
         herd = Herd(cache, db, clients=clients, think_ms=5.0, life_ms=0.0, window_ms=500.0, timeout_s=3.0, seed=5)
-        cache.delete(key)
-        computed.clear()
-        _check_herd(herd.run(call, reads_per_client=1, keep_values=True), computed, "an expired key", clients)
-        _check_crashed_holder(herd, call, cache, (key, lock_key), (computed, computed_when), clients)
+        expired = _run_until_fair(expired_key_herd, lambda: locks.stalled_holder(len(computed)), "an expired key")
+        _check_herd(expired, computed, "an expired key", clients)
+        _check_crashed_holder(herd, call, cache, (key, lock_key), (computed, computed_when), locks, clients)
         _check_own_lock_only(get_or_compute, cache, db, key, lock_key)
     finally:
         cache.delete(key, lock_key)
@@ -154,14 +164,15 @@ def _check_crashed_holder(
     cache: redis.Redis,
     keys: tuple[str, str],
     computations: tuple[list[dict], list[float]],
+    locks: _LockWatch,
     clients: int,
 ) -> None:
     """A herd released just after a crashed holder's lock was set: everyone waits for its TTL, then one computes.
 
     The lock is set inside the herd's priming, right before the release, and each client notes how long the
     lock had left when its call began. A run in which some client began with less than half the TTL left
-    (a machine too busy to start the herd in time) did not test the situation: it is run again, and if no
-    run is fair the check fails and says so; it never passes on such a run.
+    (a machine too busy to start the herd in time) did not test the situation: it is run again (see
+    ``_run_until_fair``).
     """
     situation = "a lock left by a crashed holder"
     (key, lock_key), (computed, computed_when) = keys, computations
@@ -178,19 +189,17 @@ def _check_crashed_holder(
         lock_left_ms.append(int(left_ms) if holder in (CRASHED_TOKEN, CRASHED_TOKEN.encode()) else -2)
         return call(conn)
 
-    for _attempt in range(CRASHED_HOLDER_ATTEMPTS):
-        for record in (computed, computed_when, locked_at, lock_left_ms):
+    def crashed_holder_herd() -> HerdResult:
+        for record in (computed, computed_when, locked_at, lock_left_ms, locks.taken):
             record.clear()
-        result = herd.run(call_noting_the_lock, prime=crashed_holder_prime, reads_per_client=1, keep_values=True)
-        if len(lock_left_ms) == clients and min(lock_left_ms) >= CRASHED_LOCK_TTL_MS / 2:
-            break
-    else:
-        expect(
-            False,
-            f"the machine was too busy to test {situation}: in {CRASHED_HOLDER_ATTEMPTS} herds, some client only "
-            f"started after the lock had less than {CRASHED_LOCK_TTL_MS // 2} ms left.",
-            "This says nothing about your function: run the check again when the machine is less busy.",
-        )
+        return herd.run(call_noting_the_lock, prime=crashed_holder_prime, reads_per_client=1, keep_values=True)
+
+    def unfair() -> str | None:
+        if len(lock_left_ms) < clients or min(lock_left_ms) < CRASHED_LOCK_TTL_MS / 2:
+            return f"some client only started after the lock had less than {CRASHED_LOCK_TTL_MS // 2} ms left"
+        return locks.stalled_holder(len(computed))
+
+    result = _run_until_fair(crashed_holder_herd, unfair, situation)
     _check_herd(result, computed, situation, clients)
     waited_ms = (computed_when[0] - locked_at[0]) * 1000.0
     expect(
@@ -199,6 +208,77 @@ def _check_crashed_holder(
         f"{CRASHED_LOCK_TTL_MS} ms TTL ran out: the lock did not keep anyone out.",
         "Compute only after your own SET lock_key token NX PX succeeded.",
     )
+
+
+def _run_until_fair(run: Callable[[], HerdResult], unfair: Callable[[], str | None], situation: str) -> HerdResult:
+    """Run a herd until a run really tested ``situation`` (``unfair()`` says why one did not); never pass on one.
+
+    A machine can stall a thread for longer than a lock's TTL. Such a run is run again, and if all
+    ``HERD_ATTEMPTS`` runs are unfair the check fails and says the machine was too busy.
+    """
+    reason = None
+    for _attempt in range(HERD_ATTEMPTS):
+        result = run()
+        reason = unfair()
+        if reason is None:
+            return result
+    expect(
+        False,
+        f"the machine was too busy to test {situation}: in {HERD_ATTEMPTS} herds, {reason}.",
+        "This says nothing about your function: run the check again when the machine is less busy.",
+    )
+    raise AssertionError("unreachable: expect(False, ...) raises")
+
+
+class _LockWatch(CommandHook):
+    """Notes every lock a client took (a ``SET lock_key ... NX`` that succeeded): when, and for how long."""
+
+    def __init__(self, lock_key: str, fair_ttl_s: float) -> None:
+        self.lock_key = lock_key
+        self.fair_ttl_s = fair_ttl_s
+        self.taken: list[tuple[float, float, float]] = []  # (sent, replied, TTL in s), time.perf_counter()
+        self._watched: set[int] = set()
+
+    def watch(self, conn: redis.Redis) -> redis.Redis:
+        """``conn``, its commands seen by this watch (once per connection)."""
+        if id(conn) not in self._watched:
+            self._watched.add(id(conn))
+            intercept(conn, self)
+        return conn
+
+    def around_command(self, command: Command, send: Callable[[], object]) -> object:
+        """Send the command; note it if it took the lock."""
+        sent = time.perf_counter()
+        reply = send()
+        words = [arg.upper() for arg in command.keys_and_values]
+        if command.name == "SET" and command.keys_and_values[:1] == [self.lock_key] and "NX" in words and reply:
+            self.taken.append((sent, time.perf_counter(), _expiry_s(words)))
+        return reply
+
+    def stalled_holder(self, computations: int) -> str | None:
+        """Why a herd with ``computations`` computations did not test the lock, or None if it did.
+
+        Two computations are the learner's fault unless the lock was taken again so late that the previous
+        holder's lock may have expired while it was still computing: a stalled machine, not a wrong lock (a
+        TTL shorter than ``fair_ttl_s``, too short for a computation, is the learner's).
+        """
+        if computations > 1 and any(
+            earlier[2] >= self.fair_ttl_s and later[1] - earlier[0] >= earlier[2]
+            for earlier, later in itertools.pairwise(sorted(self.taken))
+        ):
+            return "a lock holder was stalled past its lock's TTL, so another client took the lock and computed again"
+        return None
+
+
+def _expiry_s(words: list[str]) -> float:
+    """The TTL a SET's arguments give, in seconds (infinite without EX or PX)."""
+    for option, seconds in (("PX", 0.001), ("EX", 1.0)):
+        if option in words[:-1]:
+            try:
+                return float(words[words.index(option) + 1]) * seconds
+            except ValueError:
+                return math.inf
+    return math.inf
 
 
 def _check_own_lock_only(
