@@ -87,6 +87,7 @@ def test_the_solution_passes(cache, db):
     result = check_lock_protected_fill(make_solution(), cache=cache, db=db, keys=KEYS)
     assert result.passed, repr(result)
     assert KEYS.count(cache) == 0  # the checker cleans up after itself
+    assert "execute_command" not in vars(cache)  # and never wraps the notebook's own client
 
 
 @pytest.mark.parametrize(
