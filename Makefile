@@ -83,3 +83,14 @@ bench: $(STAMP)  ## Print each notebook's (or NB=...) run time on fakeredis and 
 
 clean:  ## Remove the virtual environment and build outputs
 	rm -rf $(VENV) build
+
+# -- the checkers and harnesses on a loaded machine ------------------------------------------------------
+# LOAD_LOOPS busy loops compete for the CPUs while LOAD_RUNS runs in a row must all pass; the loops are
+# killed when the target ends, however it ends (Ctrl-C, a failure), and each stops after LOAD_MAX_S anyway.
+LOAD_LOOPS ?= 8
+LOAD_RUNS ?= 3
+LOAD_MAX_S ?= 1200
+.PHONY: test-under-load
+test-under-load: $(STAMP)  ## Checker, solution and harness tests, 3 runs in a row, with 8 busy loops on the CPUs
+	$(PY) tests/under_load.py --loops $(LOAD_LOOPS) --runs $(LOAD_RUNS) --max-seconds $(LOAD_MAX_S) \
+		tests/exercises tests/test_exercises.py tests/harness

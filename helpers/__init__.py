@@ -8,13 +8,14 @@ The house, and what each subpackage may import (``tests/test_project.py`` enforc
   what a backend can do (``capabilities``), one key prefix per notebook (``keys``), the SQLite primary
   database (``primary_db``), short errors and validators such as ``require_whole`` (``errors``), latency
   summaries (``timing``), seeded workloads and the one Poisson generator (``workloads``), EXPIRE options on
-  every server (``expire_options``).
+  every server (``expire_options``), the one clock every harness takes, real or fake (``clock``).
   Core imports nothing of the other subpackages.
 - ``sim``: models and simulators: TTL closed forms (``ttl_models``), hit-ratio models, exact LRU and
   Belady (``cache_models``), XFetch (``xfetch``), Redis's eviction engine (``eviction_engine``,
   ``lfu_counter``) and its redis-py look-alike (``simulated_redis``), the models' bisection (``solve``).
   Imports ``core`` only.
-- ``harness``: what drives real clients: the deterministic race replay (``interleaving``, ``rows``),
+- ``harness``: what drives real clients: one interceptor that sees every command a client sends, pipelined
+  or not (``intercept``), deterministic race interleavings (``interleaving``, ``rows``),
   consistency measurement and stress (``consistency``), herds of concurrent clients (``herd``,
   ``herd_results``), the real-time replay (``timed_replay``) and the pipelined bulk replay
   (``bulk_replay``). Imports ``core`` and ``sim``.

@@ -56,7 +56,7 @@ from helpers.core.capabilities import capabilities
 from helpers.core.expire_options import expire_with_option
 from helpers.core.keys import KeySpace
 from helpers.exercises.nb01_ttl_expiry import check_update_cached_city
-from helpers.harness.timed_replay import poisson_events, replay, share_with_error
+from helpers.harness.timed_replay import poisson_events, replay_in_real_time, share_with_error
 from helpers.labs.expiry_lab import ExpiryLab, past_ttl_in_memory
 from helpers.sim.ttl_models import fixed_ttl_hit_ratio, sliding_ttl_hit_ratio
 from helpers.viz.plots import PALETTE, figure
@@ -386,12 +386,12 @@ def read_sliding(key):
 # %% [markdown]
 # The measurement: five groups of keys, read λT = 0.25, 0.5, 1, 2 and 4 times per TTL on average (so
 # 2.5 to 40 reads per second per key), every key with its own seeded Poisson stream, about 2,600 reads in
-# 1.6 seconds of real time. `replay` calls our two functions at each scheduled moment, so every hit and
-# miss comes from Redis expiring real 100 ms TTLs. Each read goes to a `fixed:` and a `sliding:` copy of
-# the key, so both policies see exactly the same stream. The first 0.4 s warm the cache up and are not
-# counted. On a busy machine the replay can fall behind: rather than firing the reads it owes back to back
-# (which would bunch them up and inflate the hits), it skips a read it reaches more than 5 ms late, like a
-# short pause in the traffic.
+# 1.6 seconds of real time. `replay_in_real_time` calls our two functions at each scheduled moment, so
+# every hit and miss comes from Redis expiring real 100 ms TTLs. Each read goes to a `fixed:` and a
+# `sliding:` copy of the key, so both policies see exactly the same stream. The first 0.4 s warm the cache
+# up and are not counted. On a busy machine the replay can fall behind: rather than firing the reads it
+# owes back to back (which would bunch them up and inflate the hits), it skips a read it reaches more than
+# 5 ms late, like a short pause in the traffic.
 
 # %%
 READS_PER_TTL = [0.25, 0.5, 1, 2, 4]
@@ -413,7 +413,7 @@ def read_both(event):
     return read_fixed(keys.key("fixed", event.key)), read_sliding(keys.key("sliding", event.key))
 
 
-run = replay(events, read_both, skip_late_s=0.005)
+run = replay_in_real_time(events, read_both, skip_late_s=0.005)
 hits = np.array([result or (False, False) for result in run.results])  # per read: (fixed hit?, sliding hit?)
 event_key = np.array([e.key for e in events])
 counted = run.ran & np.array([e.at_s >= WARM_UP_S for e in events])  # ran, after the warm-up

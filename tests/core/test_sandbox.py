@@ -194,8 +194,23 @@ def test_cli_without_a_server_skips_or_fails(tmp_path):
 
 
 def test_cli_usage():
-    assert run_cli().returncode == 2
-    assert run_cli("run").returncode in (0, 1, 2)  # no command: usage (or the skip message without a server)
+    done = run_cli()
+    assert done.returncode == 2 and done.stderr.startswith("usage: python -m helpers.core.sandbox run --")
+
+
+@pytest.mark.parametrize("args", [("run",), ("run", "--")])
+def test_cli_run_without_a_command_is_a_usage_error(redis_server_binary, args):
+    done = run_cli(*args, env={"REDIS_SERVER_BIN": redis_server_binary})
+    assert done.returncode == 2 and done.stderr.startswith("usage:") and done.stdout == ""
+
+
+def test_cli_run_without_a_command_and_without_a_server_skips_or_fails(tmp_path):
+    """Without a server the missing server is what is reported first: exactly as for a command."""
+    missing = {"REDIS_SERVER_BIN": str(tmp_path / "redis-server")}
+    skipped = run_cli("run", env={**missing, "REQUIRE_REAL_REDIS": ""})
+    assert skipped.returncode == 0 and skipped.stdout.startswith("Skipping the real-Redis pass:")
+    required = run_cli("run", env={**missing, "REQUIRE_REAL_REDIS": "1"})
+    assert required.returncode == 1 and "REQUIRE_REAL_REDIS=1" in required.stderr
 
 
 def test_sandbox_clients_decode_by_default(sandbox):
