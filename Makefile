@@ -29,7 +29,7 @@ $(STAMP): $(RUNTIME) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
-lab: $(RUNTIME)  ## Create .venv if missing, install, open JupyterLab on notebooks/ (fakeredis unless REDIS_URL is set)
+lab: $(RUNTIME) lab-settings  ## Create .venv if missing, install, open JupyterLab on notebooks/ (fakeredis unless REDIS_URL is set)
 	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ARGS) 00_first_cache.ipynb
 
 test: $(STAMP)  ## Everything CI runs: lint, unit tests, notebooks on fakeredis and on a real redis-server
@@ -74,3 +74,20 @@ bench: $(STAMP)  ## Print each notebook's run time on fakeredis and on a real re
 
 clean:  ## Remove the virtual environment and build outputs
 	rm -rf $(VENV) build
+
+# -- Workshops: preflight, a quiet first start, a room of learners on one server, the site ----------------------
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+.PHONY: check lab-settings test-room
+
+check:  ## Preflight in seconds: versions, which Redis each notebook uses, widgets, ports, and the fixes
+	@if [ -x $(PY) ]; then $(PY) -m helpers.core.preflight; \
+	else echo "FAIL  no .venv here. fix: make lab (creates .venv and installs requirements.txt)"; exit 1; fi
+
+$(LAB_OVERRIDES): lab/overrides.json $(RUNTIME)
+	install -D -m 644 lab/overrides.json $(LAB_OVERRIDES)
+
+lab-settings: $(LAB_OVERRIDES)  ## Install JupyterLab's settings override (no "Jupyter news?" pop-up) into .venv
+
+test-room: $(STAMP)  ## 3 learners per notebook at once on one real redis-server (strict nbval, nothing left)
+	@mkdir -p $(REPORTS)
+	$(PY) -m pytest tests/shared_server_room.py --junitxml=$(REPORTS)/room.xml

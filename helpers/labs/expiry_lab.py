@@ -1,10 +1,12 @@
 """Watch expired keys leave memory: choose a server that shows it, then sample DBSIZE and INFO over time.
 
-Only a real server has an active expire cycle and INFO's ``expired_keys`` counter. ``ExpiryLab(r)``
-measures on ``r`` itself when it is a real server, else on a private ``SandboxRedis`` when a
-redis-server binary is found (started here, stopped by ``close()``), else on ``r`` (fakeredis) with
-that said plainly: fakeredis has no active cycle and no INFO, and hides an expired key as soon as it
-is looked at, so its DBSIZE never counts expired keys.
+Only a real server has an active expire cycle and INFO's ``expired_keys`` counter. Both DBSIZE and
+``expired_keys`` count every key on the server, so they only measure this notebook on a server nobody
+else writes to: ``ExpiryLab(r)`` measures on a private ``SandboxRedis`` when a redis-server binary is
+found (started here, stopped by ``close()``; never polluted by a room of learners sharing ``r``), else on
+``r`` itself when it is a real server, else on ``r`` (fakeredis) with that said plainly: fakeredis has
+no active cycle and no INFO, and hides an expired key as soon as it is looked at, so its DBSIZE never
+counts expired keys.
 
 Sampling only reads DBSIZE and INFO, which touch no key, so it does not expire anything by itself.
 """
@@ -76,13 +78,10 @@ def past_ttl_in_memory(
 
 
 class ExpiryLab:
-    """Where to watch keys die: ``r`` if it is a real server, else a private sandbox, else fakeredis (labelled)."""
+    """Where to watch keys die: a private sandbox, else ``r`` if it is a real server, else fakeredis (labelled)."""
 
     def __init__(self, r: redis.Redis, *, use_sandbox: bool = True) -> None:
         self._sandbox: SandboxRedis | None = None
-        if capabilities(r).info:
-            self.client, self.where = r, CONNECTED
-            return
         if use_sandbox:
             try:
                 self._sandbox = SandboxRedis(binary=find_redis_server()).start()
@@ -90,6 +89,8 @@ class ExpiryLab:
                 self._sandbox = None
         if self._sandbox is not None:
             self.client, self.where = connect(self._sandbox.url, announce=False), SANDBOX
+        elif capabilities(r).info:
+            self.client, self.where = r, CONNECTED
         else:
             self.client, self.where = r, FAKEREDIS
 
@@ -109,8 +110,9 @@ class ExpiryLab:
             return f"Measuring on {self.label}, the server this notebook is connected to."
         if self.where == SANDBOX:
             return (
-                f"Measuring on a private redis-server ({self.label}) started for this section, because fakeredis "
-                "has no active expire cycle and no INFO. It is stopped at the end of the section."
+                f"Measuring on a private redis-server ({self.label}) started for this section: DBSIZE and INFO count "
+                "every key on a server, so only a server of its own measures this notebook alone (and fakeredis has "
+                "no active expire cycle and no INFO). It is stopped at the end of the section."
             )
         return (
             f"No redis-server was found, so this runs on {self.label}. It has no active expire cycle and no INFO: "

@@ -24,8 +24,22 @@ def load(client, names, ttl_ms):
         pipe.execute()
 
 
+def _no_binary() -> str:
+    raise RedisServerNotFound("none here")
+
+
 class TestWhere:
-    def test_a_real_server_is_used_as_it_is(self, real_client):
+    def test_a_real_server_gets_a_private_sandbox_too(self, real_client, redis_server_binary):
+        """DBSIZE and INFO count every learner's keys on a shared server: the measurement runs on its own."""
+        lab = ExpiryLab(real_client)
+        try:
+            assert (lab.where, lab.is_real) == (SANDBOX, True) and lab.client is not real_client
+        finally:
+            lab.close()
+        assert real_client.ping()
+
+    def test_a_real_server_is_used_as_it_is_without_a_binary(self, real_client, monkeypatch):
+        monkeypatch.setattr(expiry_lab, "find_redis_server", _no_binary)
         lab = ExpiryLab(real_client)
         assert (lab.where, lab.is_real, lab.client) == (CONNECTED, True, real_client)
         assert "the server this notebook is connected to" in lab.description()
@@ -47,10 +61,7 @@ class TestWhere:
         lab.close()  # twice is fine
 
     def test_without_a_binary_it_says_so_and_uses_fakeredis(self, fake_client, monkeypatch):
-        def no_binary():
-            raise RedisServerNotFound("none here")
-
-        monkeypatch.setattr(expiry_lab, "find_redis_server", no_binary)
+        monkeypatch.setattr(expiry_lab, "find_redis_server", _no_binary)
         lab = ExpiryLab(fake_client)
         assert (lab.where, lab.is_real, lab.client) == (FAKEREDIS, False, fake_client)
         assert "No redis-server was found" in lab.description() and "fakeredis" in lab.description()
