@@ -77,7 +77,8 @@ clean:  ## Remove the virtual environment and build outputs
 
 # -- Workshops: preflight, a quiet first start, a room of learners on one server, the site ----------------------
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
-.PHONY: check lab-settings test-room
+SITE := build/site-src
+.PHONY: check lab-settings test-room site test-site
 
 check:  ## Preflight in seconds: versions, which Redis each notebook uses, widgets, ports, and the fixes
 	@if [ -x $(PY) ]; then $(PY) -m helpers.core.preflight; \
@@ -91,3 +92,13 @@ lab-settings: $(LAB_OVERRIDES)  ## Install JupyterLab's settings override (no "J
 test-room: $(STAMP)  ## 3 learners per notebook at once on one real redis-server (strict nbval, nothing left)
 	@mkdir -p $(REPORTS)
 	$(PY) -m pytest tests/shared_server_room.py --junitxml=$(REPORTS)/room.xml
+
+site: $(STAMP)  ## The series as a static website (Jupyter Book 2, stored outputs): build/site-src/_build/html
+	$(PY) tools/build_site.py assemble $(SITE)
+	cd $(SITE) && ../../$(BIN)/jupyter-book build --html --ci
+	$(PY) tools/build_site.py check $(SITE)
+
+test-site: $(STAMP)  ## The site's pages built offline (no theme) and checked: pages, order, figures, links
+	$(PY) tools/build_site.py assemble $(SITE) --offline
+	cd $(SITE) && ../../$(BIN)/jupyter-book build --site --ci
+	$(PY) tools/build_site.py check $(SITE)
