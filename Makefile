@@ -36,7 +36,7 @@ $(STAMP): $(RUNTIME) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
-lab: $(RUNTIME)  ## Create .venv if missing, install, open JupyterLab on notebooks/ (fakeredis unless REDIS_URL is set)
+lab: $(RUNTIME) lab-settings  ## Create .venv if missing, install, open JupyterLab on notebooks/ (fakeredis unless REDIS_URL is set)
 	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ARGS) 00_first_cache.ipynb
 
 test: $(STAMP)  ## Everything CI runs: lint, unit tests, notebooks on fakeredis and on a real redis-server (NB=03: one notebook)
@@ -94,3 +94,31 @@ LOAD_MAX_S ?= 1200
 test-under-load: $(STAMP)  ## Checker, solution and harness tests, 3 runs in a row, with 8 busy loops on the CPUs
 	$(PY) tests/under_load.py --loops $(LOAD_LOOPS) --runs $(LOAD_RUNS) --max-seconds $(LOAD_MAX_S) \
 		tests/exercises tests/test_exercises.py tests/harness
+
+# -- Workshops: preflight, a quiet first start, a room of learners on one server, the site ----------------------
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+SITE := build/site-src
+.PHONY: check lab-settings test-room site test-site
+
+check:  ## Preflight in seconds: versions, which Redis each notebook uses, widgets, ports, and the fixes
+	@if [ -x $(PY) ]; then $(PY) -m helpers.core.preflight; \
+	else echo "FAIL  no .venv here. fix: make lab (creates .venv and installs requirements.txt)"; exit 1; fi
+
+$(LAB_OVERRIDES): lab/overrides.json $(RUNTIME)
+	install -D -m 644 lab/overrides.json $(LAB_OVERRIDES)
+
+lab-settings: $(LAB_OVERRIDES)  ## Install JupyterLab's settings override (no "Jupyter news?" pop-up) into .venv
+
+test-room: $(STAMP)  ## 3 learners per notebook at once on one real redis-server (strict nbval, nothing left)
+	@mkdir -p $(REPORTS)
+	$(PY) -m pytest tests/shared_server_room.py --junitxml=$(REPORTS)/room.xml
+
+site: $(STAMP)  ## The series as a static website (Jupyter Book 2, stored outputs): build/site-src/_build/html
+	$(PY) tools/build_site.py assemble $(SITE)
+	cd $(SITE) && ../../$(BIN)/jupyter-book build --html --ci
+	$(PY) tools/build_site.py check $(SITE)
+
+test-site: $(STAMP)  ## The site's pages built offline (no theme) and checked: pages, order, figures, links
+	$(PY) tools/build_site.py assemble $(SITE) --offline
+	cd $(SITE) && ../../$(BIN)/jupyter-book build --site --ci
+	$(PY) tools/build_site.py check $(SITE)

@@ -5,10 +5,11 @@ mirrors the tree (``helpers/harness/herd.py`` is tested by ``tests/harness/test_
 The house, and what each subpackage may import (``tests/test_project.py`` enforces it):
 
 - ``core``: connect to fakeredis or ``REDIS_URL`` (``backend``), private throwaway servers (``sandbox``),
-  what a backend can do (``capabilities``), one key prefix per notebook (``keys``), the SQLite primary
-  database (``primary_db``), short errors and validators such as ``require_whole`` (``errors``), latency
-  summaries (``timing``), seeded workloads and the one Poisson generator (``workloads``), EXPIRE options on
-  every server (``expire_options``), the one clock every harness takes, real or fake (``clock``).
+  what a backend can do (``capabilities``), one key prefix per notebook and learner (``keys``), the SQLite
+  primary database (``primary_db``), short errors and validators such as ``require_whole`` (``errors``),
+  latency summaries (``timing``), seeded workloads and the one Poisson generator (``workloads``), EXPIRE
+  options on every server (``expire_options``), the one clock every harness takes, real or fake
+  (``clock``), is this machine ready (``preflight``).
   Core imports nothing of the other subpackages.
 - ``sim``: models and simulators: TTL closed forms (``ttl_models``), hit-ratio models, exact LRU and
   Belady (``cache_models``), XFetch (``xfetch``), Redis's eviction engine (``eviction_engine``,

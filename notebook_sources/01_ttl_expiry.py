@@ -227,10 +227,11 @@ for option, (on_ttl, on_none) in outcomes.items():
 #
 # Only a real server has an active cycle and the INFO counters to watch it (`DBSIZE` counts keys in
 # memory; INFO's `expired_keys` counts deletions of expired keys, lazy and active). fakeredis has neither:
-# it hides an expired key as soon as it is looked at, and its `DBSIZE` never counts one. So this section
-# measures on the server you are connected to if it is a real one, else on a private `redis-server` it
-# starts for the purpose (one is found on most machines; its folder is deleted afterwards), else on
-# fakeredis, and says which.
+# it hides an expired key as soon as it is looked at, and its `DBSIZE` never counts one. Both counters
+# count every key on the server, so they measure this notebook alone only on a server nobody else writes
+# to. So this section measures on a private `redis-server` it starts for the purpose (one is found on most
+# machines; its folder is deleted afterwards), else on the server you are connected to if it is a real
+# one, else on fakeredis, and says which.
 
 # %% tags=["nbval-ignore-output"]
 # Output varies: the measurement runs on REDIS_URL's server, on a private sandbox, or on fakeredis.
@@ -633,10 +634,10 @@ check_update_cached_city(update_cached_city, cache=r, keys=keys)
 #
 # ## Cleanup
 #
-# Delete every key this notebook wrote (found by `SCAN` over `rcp:01:*`, nothing else). The private server of
+# Delete every key this notebook wrote (found by `SCAN` over `rcp:01:<you>:*`, nothing else). The private server of
 # section 3, if one was started, is already stopped.
 
 # %%
 deleted = keys.cleanup(r)
 assert keys.count(r) == 0
-print(f"deleted this notebook's keys under {keys.prefix}")
+print(f"deleted this notebook's keys under {keys.notebook_prefix}")

@@ -424,9 +424,9 @@ check_pick_ttl(pick_ttl)
 #
 # ## Cleanup
 #
-# Delete every key this notebook wrote (found by `SCAN` over `rcp:02:*`, nothing else).
+# Delete every key this notebook wrote (found by `SCAN` over `rcp:02:<you>:*`, nothing else).
 
 # %%
 deleted = keys.cleanup(r)
 assert keys.count(r) == 0
-print(f"deleted this notebook's keys under {keys.prefix}")
+print(f"deleted this notebook's keys under {keys.notebook_prefix}")

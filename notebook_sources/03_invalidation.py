@@ -774,9 +774,9 @@ check_rename_user(rename_user, cache=r, db=db, keys=keys)
 #
 # ## Cleanup
 #
-# Delete every key this notebook wrote (found by `SCAN` over `rcp:03:*`, nothing else).
+# Delete every key this notebook wrote (found by `SCAN` over `rcp:03:<you>:*`, nothing else).
 
 # %%
 deleted = keys.cleanup(r)
 assert keys.count(r) == 0
-print(f"deleted the keys under {keys.prefix}")
+print(f"deleted the keys under {keys.notebook_prefix}")

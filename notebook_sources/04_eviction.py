@@ -653,7 +653,7 @@ check_eviction_choice(choose_eviction, lab)
 #
 # ## Cleanup
 #
-# Delete this notebook's keys (found by `SCAN` over `rcp:04:*`), put back every eviction setting, and stop
+# Delete this notebook's keys (found by `SCAN` over `rcp:04:<you>:*`), put back every eviction setting, and stop
 # the private server.
 
 # %%
@@ -662,4 +662,4 @@ assert keys.count(evict) == 0 and keys.count(r) == 0
 assert lab.current() == lab.original  # every setting is back to what it was
 lab.close()
 assert running_sandboxes(parent=os.getpid()) == []  # no server outlives the notebook
-print(f"deleted the remaining keys under {keys.prefix}, restored the settings, stopped the server")
+print(f"deleted the remaining keys under {keys.notebook_prefix}, restored the settings, stopped the server")

@@ -1,9 +1,11 @@
 """Watch expired keys leave memory: choose a server that shows it, then sample DBSIZE and INFO over time.
 
-Only a real server has an active expire cycle and INFO's ``expired_keys`` counter. ``ExpiryLab(r)``
-is a ``labs.base.Lab``: its ``start()`` measures on ``r`` itself when it is a real server, else on a
-private ``SandboxRedis`` when a redis-server binary is found (started then, stopped by ``close()``), else
-on ``r`` (fakeredis) with that said plainly: fakeredis has no active cycle and no INFO, and hides an
+Only a real server has an active expire cycle and INFO's ``expired_keys`` counter. Both DBSIZE and
+``expired_keys`` count every key on the server, so they only measure this notebook on a server nobody
+else writes to. ``ExpiryLab(r)`` is a ``labs.base.Lab``: its ``start()`` measures on a private
+``SandboxRedis`` when a redis-server binary is found (started then, stopped by ``close()``; never
+polluted by a room of learners sharing ``r``), else on ``r`` itself when it is a real server, else on
+``r`` (fakeredis) with that said plainly: fakeredis has no active cycle and no INFO, and hides an
 expired key as soon as it is looked at, so its DBSIZE never counts expired keys.
 
 Sampling only reads DBSIZE and INFO, which touch no key, so it does not expire anything by itself.
@@ -76,7 +78,7 @@ def past_ttl_in_memory(
 
 
 class ExpiryLab(Lab):
-    """Where to watch keys die: ``r`` if it is a real server, else a private sandbox, else fakeredis (labelled)."""
+    """Where to watch keys die: a private sandbox, else ``r`` if it is a real server, else fakeredis (labelled)."""
 
     KINDS = (CONNECTED, SANDBOX, FAKEREDIS)
     START_HINT = "lab.start()"
@@ -88,20 +90,19 @@ class ExpiryLab(Lab):
         self._sandbox: SandboxRedis | None = None
 
     def _open(self) -> None:
-        """``r`` if it has INFO (a real server), else a private sandbox if a binary is found, else ``r``."""
+        """A private sandbox if a binary is found, else ``r`` if it has INFO (a real server), else ``r`` (fakeredis)."""
         r = self._r
-        if capabilities(r).info:
+        if self._use_sandbox:
+            try:
+                self._sandbox = SandboxRedis(binary=find_redis_server()).start()
+            except RedisServerNotFound:
+                self._sandbox = None
+        if self._sandbox is not None:
+            self.client, self.kind = connect(self._sandbox.url, announce=False), SANDBOX
+        elif capabilities(r).info:
             self.client, self.kind = r, CONNECTED
         else:
-            if self._use_sandbox:
-                try:
-                    self._sandbox = SandboxRedis(binary=find_redis_server()).start()
-                except RedisServerNotFound:
-                    self._sandbox = None
-            if self._sandbox is not None:
-                self.client, self.kind = connect(self._sandbox.url, announce=False), SANDBOX
-            else:
-                self.client, self.kind = r, FAKEREDIS
+            self.client, self.kind = r, FAKEREDIS
         self.label = backend_info(self.client).label  # 'Redis 7.0.15' or 'fakeredis 2.41.0'
 
     @property
@@ -115,8 +116,9 @@ class ExpiryLab(Lab):
             return f"Measuring on {self.label}, the server this notebook is connected to."
         if self.kind == SANDBOX:
             return (
-                f"Measuring on a private redis-server ({self.label}) started for this section, because fakeredis "
-                "has no active expire cycle and no INFO. It is stopped at the end of the section."
+                f"Measuring on a private redis-server ({self.label}) started for this section: DBSIZE and INFO "
+                "count every key on a server, so only a server of its own measures this notebook alone (and "
+                "fakeredis has no active expire cycle and no INFO). It is stopped at the end of the section."
             )
         if self.kind == FAKEREDIS:
             return (

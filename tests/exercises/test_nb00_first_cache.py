@@ -13,7 +13,7 @@ from helpers.exercises.nb00_first_cache import check_display_name
 
 @pytest.fixture
 def setup(fake_client):
-    r, keys, db = fake_client, KeySpace("00"), PrimaryDatabase(users=50, delay_ms=0)
+    r, keys, db = fake_client, KeySpace("00", learner="ada"), PrimaryDatabase(users=50, delay_ms=0)
     yield r, db, keys
     keys.cleanup(r)
 
@@ -79,7 +79,7 @@ def test_the_solution_passes(setup):
         ("stub", "still raises NotImplementedError", "Replace the `raise NotImplementedError"),
         ("always-database", "nothing was stored under", "SET the name in Redis"),
         ("python-dict", "nothing was stored under", "SET the name in Redis"),
-        ("wrong-key", "nothing was stored under 'rcp:00:name:3'", "keys.key('name', user_id)"),
+        ("wrong-key", "nothing was stored under 'rcp:00:ada:name:3'", "keys.key('name', user_id)"),
         ("no-ttl", "has no TTL", "Pass ex="),
         ("milliseconds", "has a TTL of 0 s", "not px (milliseconds)"),
         ("json", "expected the plain name", "not json.dumps"),

@@ -48,13 +48,27 @@ class TestProtocol:
         assert "closed" in repr(lab)
 
 
+def _no_binary() -> str:
+    raise RedisServerNotFound("none here")
+
+
 class TestWhere:
-    def test_a_real_server_is_used_as_it_is(self, real_client):
+    def test_a_real_server_gets_a_private_sandbox_too(self, real_client, redis_server_binary):
+        """DBSIZE and INFO count every learner's keys on a shared server: the measurement runs on its own."""
+        lab = running_lab(ExpiryLab(real_client))
+        try:
+            assert (lab.kind, lab.is_real) == (SANDBOX, True) and lab.client is not real_client
+        finally:
+            lab.close()
+        assert real_client.ping()  # close() leaves the notebook's own server alone
+
+    def test_a_real_server_is_used_as_it_is_without_a_binary(self, real_client, monkeypatch):
+        monkeypatch.setattr(expiry_lab, "find_redis_server", _no_binary)
         lab = running_lab(ExpiryLab(real_client))
         assert (lab.kind, lab.is_real, lab.client) == (CONNECTED, True, real_client)
         assert "the server this notebook is connected to" in lab.describe()
         lab.close()
-        assert real_client.ping()  # close() leaves the notebook's own server alone
+        assert real_client.ping()
 
     def test_fakeredis_gets_a_private_sandbox_that_close_stops(self, fake_client, redis_server_binary):
         before = set(running_sandboxes(parent=os.getpid()))
@@ -71,10 +85,7 @@ class TestWhere:
         lab.close()  # twice is fine
 
     def test_without_a_binary_it_says_so_and_uses_fakeredis(self, fake_client, monkeypatch):
-        def no_binary():
-            raise RedisServerNotFound("none here")
-
-        monkeypatch.setattr(expiry_lab, "find_redis_server", no_binary)
+        monkeypatch.setattr(expiry_lab, "find_redis_server", _no_binary)
         lab = running_lab(ExpiryLab(fake_client))
         assert (lab.kind, lab.is_real, lab.client) == (FAKEREDIS, False, fake_client)
         assert "No redis-server was found" in lab.describe() and "fakeredis" in lab.describe()
