@@ -3,9 +3,11 @@
 Each request is one EVALSHA of ``CACHE_ASIDE_SCRIPT``: GET the key, and on a miss SET it (a value of
 ``value_bytes`` bytes, with a TTL). Running the logic inside Redis keeps the value off the network,
 and pipelining thousands of requests per round trip (over a plain socket, replies parsed with numpy)
-replays 200,000 requests in about a second. After each chunk a DBSIZE records how many keys are
-resident, so models can be given the same cache size. Against a ``SimulatedRedis`` the same replay
-runs in the simulator, at ``SIMULATED_REQUESTS_PER_S``.
+replays 200,000 requests in about a second. After every ``RESIDENT_EVERY`` requests a DBSIZE
+records how many keys are resident, so models can be given the same cache size, moment by moment:
+on Valkey 9 the count swings within a pipeline (it parses queued commands ahead, and their memory
+counts against maxmemory), so a count taken only when a pipeline has drained overstates the cache.
+Against a ``SimulatedRedis`` the same replay runs in the simulator, at ``SIMULATED_REQUESTS_PER_S``.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ SIMULATED_REQUESTS_PER_S = 130_000  # about what the pipelined replay reaches on
 DEFAULT_VALUE_BYTES = 1024
 DEFAULT_TTL_MS = 3_600_000
 CHUNK = 1000  # requests per round trip
+RESIDENT_EVERY = 100  # requests between two DBSIZE counts (CHUNK is a multiple of it)
 
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """Per-request hits, the resident key count after each chunk, and when the requests ran."""
+    """Per-request hits, the resident key count after every RESIDENT_EVERY requests, and when the requests ran."""
 
     hits: np.ndarray
     resident_keys: np.ndarray
@@ -51,9 +54,15 @@ class ReplayResult:
         return float(self.hits[warmup:].mean())
 
     def mean_resident(self, warmup: int = 0) -> float:
-        """Average number of resident keys over the chunks that end after ``warmup`` requests."""
-        ends = np.minimum(np.arange(1, len(self.resident_keys) + 1) * CHUNK, len(self.hits))
-        return float(self.resident_keys[ends > warmup].mean())
+        """Average number of resident keys over the counts taken after ``warmup`` requests."""
+        return float(self.resident_keys[self._count_ends() > warmup].mean())
+
+    def resident_per_request(self) -> np.ndarray:
+        """The resident key count in force at each request (the count taken at the end of its group)."""
+        return np.repeat(self.resident_keys, np.diff(np.concatenate([[0], self._count_ends()])))
+
+    def _count_ends(self) -> np.ndarray:
+        return np.minimum(np.arange(1, len(self.resident_keys) + 1) * RESIDENT_EVERY, len(self.hits))
 
     @property
     def requests_per_s(self) -> float:
@@ -189,13 +198,19 @@ def _replay_real(client: redis.Redis, ranks: np.ndarray, keys: KeySpace, value_b
         ranked = ranks.tolist()
         for first in range(0, len(ranked), CHUNK):
             part = ranked[first : first + CHUNK]
+            pieces = []
+            for at in range(0, len(part), RESIDENT_EVERY):
+                pieces += [commands[rank] for rank in part[at : at + RESIDENT_EVERY]] + [dbsize]
+            is_count = np.zeros(len(pieces), dtype=bool)
+            is_count[RESIDENT_EVERY :: RESIDENT_EVERY + 1] = True
+            is_count[-1] = True
             sent = time.perf_counter()
-            sock.sendall(b"".join([commands[rank] for rank in part]) + dbsize)
-            data = _read_lines(sock, bytearray(), len(part) + 1)
+            sock.sendall(b"".join(pieces))
+            data = _read_lines(sock, bytearray(), len(pieces))
             done = time.perf_counter()
-            replies = np.frombuffer(data, dtype=np.uint8, count=4 * len(part)).reshape(-1, 4)
-            hits[first : first + len(part)] = replies[:, 1] == ord("1")
-            resident.append(int(data[4 * len(part) + 1 : -2]))
+            replies = np.array(data.split(b"\r\n")[: len(pieces)], dtype=object)  # every reply is one integer
+            hits[first : first + len(part)] = replies[~is_count] == b":1"
+            resident.extend(int(reply[1:]) for reply in replies[is_count])
             times[first : first + len(part)] = server_start + np.linspace(sent, done, len(part)) - start
     finally:
         sock.close()
@@ -223,6 +238,6 @@ def _replay_simulated(
             engine.write(name, cost, expire_ms=engine.now_ms + ttl_ms, value=value)
         else:
             raise redis.exceptions.OutOfMemoryError(OOM_MESSAGE)
-        if (i + 1) % CHUNK == 0 or i + 1 == len(ranks):
+        if (i + 1) % RESIDENT_EVERY == 0 or i + 1 == len(ranks):
             resident.append(len(engine))
     return ReplayResult(hits, np.asarray(resident), times, len(ranks) / SIMULATED_REQUESTS_PER_S)

@@ -372,7 +372,7 @@ def _non_negative_int(name: str, value: int) -> int:
 def simulate_cache_aside(
     ranks: Sequence[int] | np.ndarray,
     *,
-    capacity_keys: int,
+    capacity_keys: int | Sequence[int] | np.ndarray,
     policy: str,
     samples: int = 5,
     times_s: Sequence[float] | np.ndarray | None = None,
@@ -383,7 +383,9 @@ def simulate_cache_aside(
 ) -> np.ndarray:
     """Replay key ranks through the simulator as cache-aside (GET; on a miss SET with a TTL); per-request hits.
 
-    The cache holds ``capacity_keys`` equal keys. Request ``i`` happens at ``times_s[i]`` (seconds; by
+    The cache holds ``capacity_keys`` equal keys: one number, or one per request for a cache whose room
+    changes while it runs (as on Valkey 9, where a deep pipeline's parsed commands take memory from the
+    keys; ``ReplayResult.resident_per_request()`` measures it). Request ``i`` happens at ``times_s[i]`` (seconds; by
     default one request per millisecond). ``lru_clock_ms`` is the LRU clock's resolution: 1000 in Redis;
     1 with the default times gives every request its own tick (Redis's algorithm with a fine clock).
     """
@@ -391,8 +393,12 @@ def simulate_cache_aside(
     if policy == "noeviction":
         raise InvalidArgument("simulate_cache_aside needs an evicting policy, not 'noeviction'.")
     ranks = np.asarray(ranks)
-    capacity_keys = _non_negative_int("capacity_keys", capacity_keys)
-    if capacity_keys < 1:
+    capacities = np.asarray(capacity_keys)
+    if capacities.ndim == 0:
+        capacities = np.full(len(ranks), _non_negative_int("capacity_keys", capacity_keys), dtype=np.int64)
+    elif len(capacities) != len(ranks) or not np.issubdtype(capacities.dtype, np.integer):
+        raise InvalidArgument(f"capacity_keys needs one whole number per request ({len(ranks)}), or a single one.")
+    if len(capacities) and capacities.min() < 1:
         raise InvalidArgument("capacity_keys must be at least 1.")
     if times_s is not None:
         times_ms = (np.asarray(times_s, dtype=float) * 1000).astype(np.int64)
@@ -404,7 +410,7 @@ def simulate_cache_aside(
         times_ms = np.arange(len(ranks), dtype=np.int64)
     engine = EvictionEngine(
         policy=policy,
-        maxmemory=capacity_keys,
+        maxmemory=int(capacities[0]) if len(capacities) else 1,
         samples=samples,
         lfu_log_factor=lfu_log_factor,
         lru_clock_ms=lru_clock_ms,
@@ -412,8 +418,8 @@ def simulate_cache_aside(
     )
     ttl_ms = int(ttl_s * 1000)
     hits = np.zeros(len(ranks), dtype=bool)
-    for i, (rank, now_ms) in enumerate(zip(ranks.tolist(), times_ms.tolist(), strict=True)):
-        engine.now_ms = now_ms
+    for i, (rank, now_ms, room) in enumerate(zip(ranks.tolist(), times_ms.tolist(), capacities.tolist(), strict=True)):
+        engine.now_ms, engine.maxmemory = now_ms, room
         if engine.read(rank) is not None:
             hits[i] = True
         else:

@@ -144,3 +144,19 @@ def test_replays_are_deterministic_and_validated():
         simulate_cache_aside(requests, capacity_keys=50, policy="allkeys-lru", times_s=[0.0])
     with pytest.raises(InvalidArgument, match="capacity_keys"):
         simulate_cache_aside(requests, capacity_keys=0, policy="allkeys-lru")
+
+
+def test_a_cache_whose_room_changes_per_request():
+    """capacity_keys may be one number per request (Valkey 9 under a deep pipeline): less room, fewer hits."""
+    requests = zipf_requests(2000, 1.0, 20_000, seed=3)
+    constant = simulate_cache_aside(requests, capacity_keys=200, policy="allkeys-random", seed=1)
+    as_profile = simulate_cache_aside(requests, capacity_keys=np.full(20_000, 200), policy="allkeys-random", seed=1)
+    assert np.array_equal(constant, as_profile)  # a constant profile is the same cache
+    sagging = np.where(np.arange(20_000) % 300 < 150, 100, 200)  # half the time, half the room
+    assert hit_ratio(simulate_cache_aside(requests, capacity_keys=sagging, policy="allkeys-random"), 4000) < (
+        hit_ratio(constant, 4000) - 0.03
+    )
+    with pytest.raises(InvalidArgument, match="one whole number per request"):
+        simulate_cache_aside(requests, capacity_keys=[200, 200], policy="allkeys-random")
+    with pytest.raises(InvalidArgument, match="at least 1"):
+        simulate_cache_aside(requests, capacity_keys=np.zeros(20_000, dtype=int), policy="allkeys-random")
