@@ -497,7 +497,6 @@ drained = counted[per_pipeline - 1 :: per_pipeline]
 sag = 1 - counted[WARMUP // RESIDENT_EVERY :].mean() / drained[WARMUP // CHUNK :].mean()
 server = evict.info("server")  # what the server says it is, never a guess
 parses_ahead = server.get("server_name") == "valkey" and int(str(server.get("valkey_version", "0")).split(".")[0]) >= 9
-assert (sag > 0.1) if parses_ahead else (sag < 0.05)
 
 # %% tags=["nbval-ignore-output"]
 # Output varies: the server's name and how far its key count sags.
@@ -505,6 +504,7 @@ if parses_ahead:
     print(f"{lab.label} parses pipelines ahead: it held {sag:.0%} fewer keys than a drained count says")
 else:
     print(f"{lab.label} parses one command at a time: its key count stays within {sag:.0%} of the drained one")
+assert (sag > 0.1) if parses_ahead else (sag < 0.05)  # Valkey 9 measured 0.25 here; every other server under 0.01
 
 # %%
 fig, ax = figure("Resident keys during one replay (skew 1.0, 200 items)", lab.label)
