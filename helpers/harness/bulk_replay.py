@@ -3,12 +3,15 @@
 Each request is one EVALSHA of ``CACHE_ASIDE_SCRIPT``: GET the key, and on a miss SET it (a value of
 ``value_bytes`` bytes, with a TTL). Running the logic inside Redis keeps the value off the network,
 and pipelining thousands of requests per round trip (over a plain socket, replies parsed with numpy)
-replays 200,000 requests in about a second. After each chunk a DBSIZE records how many keys are
-resident, so models can be given the same cache size.
+replays 200,000 requests in about a second. After every ``RESIDENT_EVERY`` requests a DBSIZE
+records how many keys are resident, so models can be given the same cache size, moment by moment:
+on Valkey 9 the count swings within a pipeline (it parses queued commands ahead, and their memory
+counts against maxmemory), so a count taken only when a pipeline has drained overstates the cache.
 
 A client that offers the replay's two operations itself (``BulkReplayTarget``: ``replay_cache_aside`` and
-``read_repeatedly``), such as ``sim.simulated_redis.SimulatedRedis``, runs them; any other client is a
-real server, driven over a plain socket by ``PipelinedServer``.
+``read_repeatedly``), such as ``sim.simulated_redis.SimulatedRedis``, runs them (the simulator at
+``SIMULATED_REQUESTS_PER_S``); any other client is a real server, driven over a plain socket by
+``PipelinedServer``.
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ READ_REPEATEDLY_SCRIPT = "for i = 1, tonumber(ARGV[1]) do redis.call('GET', KEYS
 DEFAULT_VALUE_BYTES = 1024
 DEFAULT_TTL_MS = 3_600_000
 CHUNK = 1000  # requests per round trip
+RESIDENT_EVERY = 100  # requests between two DBSIZE counts (CHUNK is a multiple of it)
 
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """Per-request hits, the resident key count after each chunk, and when the requests ran."""
+    """Per-request hits, the resident key count after every RESIDENT_EVERY requests, and when the requests ran."""
 
     hits: np.ndarray
     resident_keys: np.ndarray
@@ -53,9 +57,15 @@ class ReplayResult:
         return hit_ratio(self.hits, warmup)
 
     def mean_resident(self, warmup: int = 0) -> float:
-        """Average number of resident keys over the chunks that end after ``warmup`` requests."""
-        ends = np.minimum(np.arange(1, len(self.resident_keys) + 1) * CHUNK, len(self.hits))
-        return float(self.resident_keys[ends > warmup].mean())
+        """Average number of resident keys over the counts taken after ``warmup`` requests."""
+        return float(self.resident_keys[self._count_ends() > warmup].mean())
+
+    def resident_per_request(self) -> np.ndarray:
+        """The resident key count in force at each request (the count taken at the end of its group)."""
+        return np.repeat(self.resident_keys, np.diff(np.concatenate([[0], self._count_ends()])))
+
+    def _count_ends(self) -> np.ndarray:
+        return np.minimum(np.arange(1, len(self.resident_keys) + 1) * RESIDENT_EVERY, len(self.hits))
 
     @property
     def requests_per_s(self) -> float:
@@ -73,9 +83,9 @@ class BulkReplayTarget(Protocol):
     """What the replay asks of a server: the two operations it runs (``PipelinedServer`` does them on Redis)."""
 
     def replay_cache_aside(
-        self, names: Sequence[str], *, value_bytes: int, ttl_ms: int, chunk: int
+        self, names: Sequence[str], *, value_bytes: int, ttl_ms: int, chunk: int, count_every: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """(hits, resident keys after each chunk, each request's server time in Unix s, seconds taken)."""
+        """(hits, resident keys every ``count_every`` requests, each request's server time in Unix s, seconds)."""
         ...
 
     def read_repeatedly(self, key: str, times: int) -> None:
@@ -104,7 +114,11 @@ def replay_cache_aside(
     ttl_ms = require_whole("ttl_ms", ttl_ms, minimum=1)
     names = {rank: item_key(keys, rank) for rank in np.unique(ranks).tolist()}
     replayed = bulk_target(client).replay_cache_aside(
-        [names[rank] for rank in ranks.tolist()], value_bytes=value_bytes, ttl_ms=ttl_ms, chunk=CHUNK
+        [names[rank] for rank in ranks.tolist()],
+        value_bytes=value_bytes,
+        ttl_ms=ttl_ms,
+        chunk=CHUNK,
+        count_every=RESIDENT_EVERY,
     )
     return ReplayResult(*replayed)
 
@@ -198,9 +212,9 @@ class PipelinedServer:
         self.client.eval(READ_REPEATEDLY_SCRIPT, 1, key, times)
 
     def replay_cache_aside(
-        self, names: Sequence[str], *, value_bytes: int, ttl_ms: int, chunk: int
+        self, names: Sequence[str], *, value_bytes: int, ttl_ms: int, chunk: int, count_every: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """One EVALSHA of ``CACHE_ASIDE_SCRIPT`` per name, ``chunk`` per round trip, each chunk ending in DBSIZE."""
+        """One EVALSHA of ``CACHE_ASIDE_SCRIPT`` per name, ``chunk`` per round trip, a DBSIZE every ``count_every``."""
         client = self.client
         sha = client.script_load(CACHE_ASIDE_SCRIPT)
         commands = {name: _command("EVALSHA", sha, 1, name, value_bytes, ttl_ms) for name in set(names)}
@@ -215,13 +229,19 @@ class PipelinedServer:
         try:
             for first in range(0, len(names), chunk):
                 part = names[first : first + chunk]
+                pieces = []
+                for at in range(0, len(part), count_every):
+                    pieces += [commands[name] for name in part[at : at + count_every]] + [dbsize]
+                is_count = np.zeros(len(pieces), dtype=bool)
+                is_count[count_every :: count_every + 1] = True
+                is_count[-1] = True
                 sent = time.perf_counter()
-                sock.sendall(b"".join([commands[name] for name in part]) + dbsize)
-                data = _read_lines(sock, bytearray(), len(part) + 1)
+                sock.sendall(b"".join(pieces))
+                data = _read_lines(sock, bytearray(), len(pieces))
                 done = time.perf_counter()
-                replies = np.frombuffer(data, dtype=np.uint8, count=4 * len(part)).reshape(-1, 4)
-                hits[first : first + len(part)] = replies[:, 1] == ord("1")
-                resident.append(int(data[4 * len(part) + 1 : -2]))
+                replies = np.array(data.split(b"\r\n")[: len(pieces)], dtype=object)  # every reply is one integer
+                hits[first : first + len(part)] = replies[~is_count] == b":1"
+                resident.extend(int(reply[1:]) for reply in replies[is_count])
                 times[first : first + len(part)] = server_start + np.linspace(sent, done, len(part)) - start
         finally:
             sock.close()

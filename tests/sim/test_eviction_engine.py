@@ -156,3 +156,19 @@ def test_cache_aside_loop_hits_counts_and_oom():
     full = EvictionEngine(policy="noeviction", maxmemory=1)
     with pytest.raises(OutOfMemory):
         full.cache_aside(["a", "b", "c"], [0, 1, 2], cost=1, ttl_ms=10)  # b goes over, c is refused
+
+
+def test_a_cache_whose_room_changes_per_request():
+    """capacity_keys may be one number per request (Valkey 9 under a deep pipeline): less room, fewer hits."""
+    requests = zipf_requests(2000, 1.0, 20_000, seed=3)
+    constant = simulate_cache_aside(requests, capacity_keys=200, policy="allkeys-random", seed=1)
+    as_profile = simulate_cache_aside(requests, capacity_keys=np.full(20_000, 200), policy="allkeys-random", seed=1)
+    assert np.array_equal(constant, as_profile)  # a constant profile is the same cache
+    sagging = np.where(np.arange(20_000) % 300 < 150, 100, 200)  # half the time, half the room
+    assert hit_ratio(simulate_cache_aside(requests, capacity_keys=sagging, policy="allkeys-random"), 4000) < (
+        hit_ratio(constant, 4000) - 0.03
+    )
+    with pytest.raises(InvalidArgument, match="one whole number per request"):
+        simulate_cache_aside(requests, capacity_keys=[200, 200], policy="allkeys-random")
+    with pytest.raises(InvalidArgument, match="at least 1"):
+        simulate_cache_aside(requests, capacity_keys=np.zeros(20_000, dtype=int), policy="allkeys-random")
