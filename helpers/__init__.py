@@ -15,18 +15,21 @@ The house, and what each subpackage may import (``tests/test_project.py`` enforc
 - ``harness``: what drives real clients: the deterministic race replay (``interleaving``, ``rows``),
   consistency measurement and stress (``consistency``), herds of concurrent clients (``herd``,
   ``herd_results``), the real-time replay (``timed_replay``) and the pipelined bulk replay
-  (``bulk_replay``). Imports ``core`` and ``sim``.
+  (``bulk_replay``), and for the near cache: tracking connections and the invalidation listener
+  (``tracking``), the reply/invalidation crossing race (``near_cache_race``) and its read-path workload
+  (``near_cache_workload``). Imports ``core`` and ``sim``.
 - ``labs``: where a server-side experiment runs, settings always restored: ``expiry_lab`` (01) and
   ``eviction_lab`` (04). Imports ``core``, ``sim`` and ``harness``.
 - ``viz``: the figure style (``plots``), race diagrams (``diagrams``), stampede figures
   (``stampede_plots``) and interactive explorers (``widgets``). Imports ``core``, ``sim`` and ``harness``.
 - ``exercises``: the checker framework (``framework``) and one module per notebook, ``nb00_first_cache``
-  to ``nb05_stampedes``, holding that notebook's checkers. May import anything.
+  to ``nb06_near_cache``, holding that notebook's checkers. May import anything.
 
 Which notebook uses what: 00 core only; 01 ``sim.ttl_models``, ``harness.timed_replay``,
 ``labs.expiry_lab``, ``viz.widgets``; 02 the same models and replay; 03 ``harness.interleaving``,
 ``harness.consistency``, ``viz.diagrams``; 04 ``labs.eviction_lab``, ``sim.eviction_engine``,
-``harness.bulk_replay``, ``sim.cache_models``; 05 ``harness.herd``, ``sim.xfetch``, ``viz.stampede_plots``.
+``harness.bulk_replay``, ``sim.cache_models``; 05 ``harness.herd``, ``sim.xfetch``, ``viz.stampede_plots``; 06 ``harness.tracking``,
+``harness.near_cache_race``, ``harness.near_cache_workload``.
 """
 
 __version__ = "0.1.0"
