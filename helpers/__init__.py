@@ -28,8 +28,8 @@ The house, and what each subpackage may import (``tests/test_project.py`` enforc
 Which notebook uses what: 00 core only; 01 ``sim.ttl_models``, ``harness.timed_replay``,
 ``labs.expiry_lab``, ``viz.widgets``; 02 the same models and replay; 03 ``harness.interleaving``,
 ``harness.consistency``, ``viz.diagrams``; 04 ``labs.eviction_lab``, ``sim.eviction_engine``,
-``harness.bulk_replay``, ``sim.cache_models``; 05 ``harness.herd``, ``sim.xfetch``, ``viz.stampede_plots``; 06 ``harness.tracking``,
-``harness.near_cache_race``, ``harness.near_cache_workload``.
+``harness.bulk_replay``, ``sim.cache_models``; 05 ``harness.herd``, ``sim.xfetch``, ``viz.stampede_plots``;
+06 ``harness.tracking``, ``harness.near_cache_race``, ``harness.near_cache_workload``.
 """
 
 __version__ = "0.1.0"

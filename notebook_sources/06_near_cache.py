@@ -68,8 +68,8 @@ from helpers.harness.near_cache_workload import format_table, near_cache_workloa
 from helpers.harness.tracking import (
     InvalidationListener,
     client_side_cache,
+    open_tracking_server,
     raw_push,
-    start_tracking_server,
     tracked_connection,
     version_tuple,
 )
@@ -81,18 +81,19 @@ db = PrimaryDatabase(users=200, delay_ms=2)  # SQLite, 2 ms of simulated latency
 db
 
 # %% [markdown]
-# `CLIENT TRACKING` needs a real server, and what this notebook does with it (one setting in section 3.2)
-# must not touch a server others share. So sections 3 to 5 run on a **private `redis-server`**, started here
-# on a free local port and stopped at Cleanup, whichever backend `r` is. Without a `redis-server` binary,
-# `server` is `None`, and those cells say so instead of measuring.
+# `CLIENT TRACKING` needs a real server, and one experiment in section 3.2 changes a server setting, which must
+# not happen on a server others share. So sections 3 to 5 run on a **private `redis-server`**, started here on a
+# free local port and stopped at Cleanup, whichever backend `r` is. Without a `redis-server` binary they use the
+# server `REDIS_URL` names, if it is a real one (and skip the setting); with neither, `server` is `None`, and
+# those cells say so instead of measuring.
 
 # %% tags=["nbval-ignore-output"]
-# Output varies: the private server's version and port, or the sentence saying there is none.
-server = start_tracking_server()  # a SandboxRedis, or None without a redis-server binary
+# Output varies: which server runs sections 3 to 5 (and its version), or the sentence saying there is none.
+server = open_tracking_server(r)  # a private redis-server; else r's server if it is real; else None
 NO_SERVER = "skipped: no redis-server was found, and fakeredis has no CLIENT TRACKING (see Setup)"
 if server is not None:
-    tracking = server.client()  # a plain client on the private server, for writes and INFO
-    print(f"private redis-server {server.version} for sections 3 to 5, at 127.0.0.1:{server.port}")
+    tracking = server.client()  # a plain client on that server, for writes and INFO
+    print(server.description())
 else:
     print(NO_SERVER)
 assert server is None or tracking.ping()
@@ -189,7 +190,7 @@ timed = {
 }
 if server is not None:
     tracking.set(profile_key, r.get(profile_key), px=REDIS_TTL_MS)
-    timed[f"GET on the private Redis {server.version}"] = summarize(time_calls(tracking.get, [profile_key] * 1000))
+    timed[f"GET on {server.label} (network)"] = summarize(time_calls(tracking.get, [profile_key] * 1000))
 assert near.hits == 1000 and near.misses == 1  # every timed near-cache read was a local hit
 print(f"{len(timed)} read paths timed, 1000 reads each")
 
@@ -203,7 +204,7 @@ assert network.p50_ms > 5 * timed["near cache hit"].p50_ms  # a dict lookup beat
 print(f"a local hit is {network.p50_ms / timed['near cache hit'].p50_ms:.0f} times faster than a Redis GET")
 
 # %%
-measured_on = backend_info(r).label + (f" and a private Redis {server.version}" if server is not None else "")
+measured_on = backend_info(r).label + (f" and {server.label}" if server is not None else "")
 fig, ax = figure("Median read latency, 1,000 reads of one key", measured_on, height=3.0)
 names = list(timed)
 drawn = bars(ax, names, [s.p50_ms * 1000 for s in timed.values()], colors=[PALETTE["neutral"], PALETTE["fast"],
@@ -453,7 +454,7 @@ else:
 # **Predict:** A reads 40 keys with the cap at 10. How many invalidations arrive, with no write at all?
 
 # %%
-if server is not None:
+if server is not None and server.private:
     capped_listener = InvalidationListener(server.url)
     reader = tracked_connection(server.url)
     reader.client_tracking_on(clientid=capped_listener.client_id)
@@ -467,19 +468,20 @@ if server is not None:
         evicted = [k for payload in capped_listener.poll(timeout=1.0) for k in payload]
     finally:
         tracking.config_set("tracking-table-max-keys", previous_cap)
+        reader.close()
     assert remembered <= 11 and len(evicted) >= 40 - 11 and len(set(evicted)) == len(evicted)
     print("40 keys read with the cap at 10: the server invalidated the keys it could not remember, none was written")
 else:
-    print(NO_SERVER)
+    print(NO_SERVER if server is None else "skipped: this changes a server setting, so only on a private server")
 
 # %% tags=["nbval-ignore-output"]
 # Output varies: which keys the server evicts from its table is random (and so is their exact count).
-if server is not None:
+if server is not None and server.private:
     assert 0 < len(evicted) <= 40
     print(f"tracked before: {remembered_before}, with the cap: {remembered}; {len(evicted)} invalidations of keys "
           f"nobody wrote, e.g. {sorted(evicted)[:3]}")  # fmt: skip
 else:
-    print(NO_SERVER)
+    print(NO_SERVER if server is None else "skipped: this changes a server setting, so only on a private server")
 
 # %% [markdown]
 # A full table turns into extra misses on every client, not into an error. Size the cap for the keys your
@@ -604,8 +606,8 @@ else:
 # Output varies: redis-py's cache runs only on Redis >= 7.4; which one the private server is depends on the machine.
 if server is not None:
     csc, why = client_side_cache(server.url)
-    assert (csc is not None) == (version_tuple(server.version) >= (7, 4)) or "redis-py" in why
-    print(f"Redis {server.version}: {why}")
+    assert (csc is not None) == (server.is_redis and version_tuple(server.version) >= (7, 4)) or "redis-py" in why
+    print(f"{server.label}: {why}")
 else:
     csc = None
     print(NO_SERVER)
@@ -770,9 +772,9 @@ check_get_many(get_many)
 deleted = keys.cleanup(r)
 assert keys.count(r) == 0
 if server is not None:
-    for connection in (listener, a_listener, capped_listener):
+    for connection in (listener, a_listener, *([capped_listener] if server.private else [])):
         connection.close()
-    for client in (a_conn, a_tracked.redis, b_plain.redis, bcast, optin, reader, with_tracking.redis):
+    for client in (a_conn, a_tracked.redis, b_plain.redis, bcast, optin, with_tracking.redis):
         client.close()
     if csc is not None:
         csc.close()

@@ -16,15 +16,18 @@ connections:
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from helpers.core.backend import ENV_VAR, backend_info, connect
 from helpers.core.errors import RedisServerNotFound
 from helpers.core.sandbox import SandboxRedis, find_redis_server
 
@@ -40,6 +43,60 @@ def start_tracking_server() -> SandboxRedis | None:
         return SandboxRedis(binary=find_redis_server()).start()
     except RedisServerNotFound:
         return None
+
+
+@dataclass
+class TrackingServer:
+    """Where the tracking sections run: a private sandbox, or the server ``REDIS_URL`` names (left as it is)."""
+
+    url: str
+    label: str  # e.g. 'Redis 7.0.15' or 'Valkey 9.1.2'
+    private: bool  # True: a sandbox this process started, whose settings may be changed (and are put back)
+    sandbox: SandboxRedis | None = None
+
+    @property
+    def version(self) -> str:
+        """The server's version, e.g. '7.0.15'."""
+        return self.label.split()[-1]
+
+    @property
+    def is_redis(self) -> bool:
+        """True for Redis, False for Valkey (redis-py's client-side cache never runs on Valkey)."""
+        return self.label.startswith("Redis")
+
+    def client(self) -> redis.Redis:
+        """A new plain client (RESP2, strings) on the server."""
+        return _client(self.url)
+
+    def description(self) -> str:
+        """One sentence: which server, and why."""
+        if self.private:
+            return f"a private {self.label} for sections 3 to 5 (stopped at Cleanup)"
+        return (
+            f"no redis-server binary here, so sections 3 to 5 use {self.label}, the server REDIS_URL names; "
+            "its settings are never changed (3.2's table cap is skipped)"
+        )
+
+    def stop(self) -> None:
+        """Stop the private sandbox (the REDIS_URL server is left running)."""
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
+
+
+def open_tracking_server(r: redis.Redis) -> TrackingServer | None:
+    """A private sandbox if a binary is found, else ``r``'s own server when it is a real one, else None."""
+    sandbox = start_tracking_server()
+    if sandbox is not None:
+        probe = connect(sandbox.url, announce=False)
+        label = backend_info(probe).label
+        probe.close()
+        return TrackingServer(sandbox.url, label, private=True, sandbox=sandbox)
+    info = backend_info(r)
+    url = os.environ.get(ENV_VAR, "").strip()
+    if info.is_real and info.source == ENV_VAR and url:
+        return TrackingServer(url, info.label, private=False)
+    return None
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

@@ -7,12 +7,14 @@ import time
 import pytest
 import redis
 
+from helpers.core.backend import connect
 from helpers.core.errors import RedisServerNotFound
 from helpers.core.keys import KeySpace
 from helpers.harness import tracking
 from helpers.harness.tracking import (
     InvalidationListener,
     client_side_cache,
+    open_tracking_server,
     raw_push,
     start_tracking_server,
     tracked_connection,
@@ -43,12 +45,39 @@ def test_version_tuple():
     assert version_tuple("unknown") == (0,)
 
 
-def test_no_binary_means_no_server(monkeypatch):
+def no_binary(monkeypatch) -> None:
     def missing() -> str:
         raise RedisServerNotFound("none here")
 
     monkeypatch.setattr(tracking, "find_redis_server", missing)
+
+
+def test_no_binary_means_no_private_server(monkeypatch):
+    no_binary(monkeypatch)
     assert start_tracking_server() is None
+    assert open_tracking_server(connect("", announce=False)) is None  # and fakeredis has no tracking
+
+
+def test_a_binary_gives_a_private_server(redis_server_binary, fake_client):
+    server = open_tracking_server(fake_client)
+    try:
+        assert server.private and server.sandbox.is_running and "private" in server.description()
+        assert server.label.split()[0] in {"Redis", "Valkey"} and server.version == server.sandbox.version
+        assert server.client().ping()
+    finally:
+        server.stop()
+    assert server.sandbox is None
+
+
+def test_without_a_binary_the_redis_url_server_is_used_and_left_alone(monkeypatch, sandbox):
+    no_binary(monkeypatch)
+    monkeypatch.setenv("REDIS_URL", sandbox.url)
+    r = connect()
+    server = open_tracking_server(r)
+    assert not server.private and server.url == sandbox.url and "never changed" in server.description()
+    server.stop()
+    assert sandbox.is_running and server.is_redis == server.label.startswith("Redis")
+    r.close()
 
 
 def test_a_tracked_read_is_invalidated_once_through_the_listener(listener, writer, sandbox):
