@@ -120,21 +120,16 @@ def check_get_many(get_many: Callable[[object, list[str]], list]) -> str:
     crossing = [race.SEND, race.WRITE, race.DELIVER, race.RECEIVE]
     quiet = [race.SEND, race.RECEIVE, race.WRITE, race.DELIVER]
     with _tracking_url() as url:
-        alone = race.replay_crossing(
-            ReferenceNearCache,
-            lambda near: get_many(near, list(BATCH)),
-            quiet,
-            url=url,
-            keys=BATCH,
-            written_key=CHANGED,
-        )
-        crossed = race.replay_crossing(
-            ReferenceNearCache,
-            lambda near: get_many(near, list(BATCH)),
-            crossing,
-            url=url,
-            keys=BATCH,
-            written_key=CHANGED,
+        alone, crossed = (
+            race.replay_crossing(
+                ReferenceNearCache,
+                lambda near: get_many(near, list(BATCH)),
+                schedule,
+                url=url,
+                keys=BATCH,
+                written_key=CHANGED,
+            )
+            for schedule in (quiet, crossing)
         )
     for replayed in (alone, crossed):
         expect(

@@ -86,7 +86,7 @@ class CrossingReplay:
         return f"fresh: no read after the invalidation returned the old {self.old_value!r}"
 
     def __repr__(self) -> str:
-        return "\n".join([*(str(step) for step in self.steps), self.verdict])
+        return "\n".join([f"replayed on {self.where}:", *(str(step) for step in self.steps), self.verdict])
 
 
 def replay_crossing(

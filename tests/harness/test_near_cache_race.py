@@ -37,6 +37,7 @@ def test_the_crossing_leaves_the_unguarded_near_cache_stale(url):
     assert replayed.returned == "v1" and replayed.read_command == f"GET {KEY}"
     assert "STALE" in replayed.verdict and "STALE" in repr(replayed)
     assert replayed.where == ("a real redis-server" if url else "simulated (no redis-server)")
+    assert repr(replayed).startswith(f"replayed on {replayed.where}:")
 
 
 def test_the_guard_drops_the_overtaken_reply(url):
