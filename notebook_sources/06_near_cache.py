@@ -73,6 +73,7 @@ from helpers.harness.tracking import (
     tracked_connection,
     version_tuple,
 )
+from helpers.viz.near_cache_plots import crossing_diagram
 from helpers.viz.plots import PALETTE, bars, figure
 
 r = connect()  # fakeredis, unless REDIS_URL names a real server
@@ -554,10 +555,21 @@ guarded = replay_crossing(GuardedNearCache, lambda near: near.get(race_key), [SE
 assert guarded.delivered and guarded.stale_reads_after == 0
 guarded
 
+# %%
+fig, (unguarded_ax, guarded_ax) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+fig.suptitle(f"A reply and an invalidation cross (a replay on {crossed.where})")
+unguarded_ax.set_title("section 1's near cache", fontsize=9)
+guarded_ax.set_title("with the 'being fetched' guard", fontsize=9)
+drawn = [crossing_diagram(unguarded_ax, crossed), crossing_diagram(guarded_ax, guarded)]
+for reply, invalidation in ((messages[1], messages[3]) for messages in drawn):
+    assert reply.sent_at < invalidation.sent_at and reply.arrived_at > invalidation.arrived_at  # they cross
+plt.show()
+
 # %% [markdown]
-# The invalidation removed the marker, so the reply was returned to its caller (it was the right answer when
-# the server sent it) but not kept; the next read went to Redis and found `'v2'`. With RESP3 and one connection
-# this race cannot happen: replies and pushes arrive in the order the server sent them.
+# In both panels the reply left Redis first and arrived last. On the right, the invalidation removed the marker,
+# so the reply was returned to its caller (it was the right answer when the server sent it) but not kept; the
+# next read went to Redis and found `'v2'`. With RESP3 and one connection this race cannot happen: replies and
+# pushes arrive in the order the server sent them.
 #
 # ### When the listener's connection drops
 #
