@@ -14,3 +14,5 @@ COPY --chown=${NB_UID}:${NB_GID} requirements.txt pyproject.toml README.md ./
 COPY --chown=${NB_UID}:${NB_GID} helpers ./helpers
 # Editable install: at run time the repository is mounted over /home/jovyan/work, so the live helpers are used.
 RUN pip install --no-cache-dir -r requirements.txt
+# A quiet first start: no "Would you like to get notified about official Jupyter news?" pop-up.
+COPY --chown=${NB_UID}:${NB_GID} lab/overrides.json ${CONDA_DIR}/share/jupyter/lab/settings/overrides.json

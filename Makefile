@@ -10,9 +10,16 @@ RUNTIME := $(VENV)/.runtime-stamp
 STAMP  := $(VENV)/.installed-stamp
 REPORTS := build/test-reports
 
+# NB selects notebooks by number for the test, nbval, notebooks, execute and bench targets: `make test NB=03`,
+# `make execute NB="01 03"`. Empty means the whole series. tools/notebook_series.py defines the selection.
+NB ?=
+# (Standard library only, so it runs before the virtual environment exists, e.g. in test-oldest.)
+SELECTED = $(PYTHON) tools/notebook_series.py $(NB)
+
 # nbval in strict mode: every stored output is compared unless a cell is tagged (with a reason).
+# The selected notebooks' paths ($$($(SELECTED))) follow these options.
 NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-cell-timeout=60 \
-         --nbval-sanitize-with tests/nbval_sanitize.cfg -o testpaths=notebooks notebooks
+         --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .DEFAULT_GOAL := help
 .PHONY: help lab test test-oldest lint unit nbval-fake nbval-real execute notebooks bench clean
@@ -29,10 +36,10 @@ $(STAMP): $(RUNTIME) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
-lab: $(RUNTIME)  ## Create .venv if missing, install, open JupyterLab on notebooks/ (fakeredis unless REDIS_URL is set)
+lab: $(RUNTIME) lab-settings  ## Create .venv if missing, install, open JupyterLab on notebooks/ (fakeredis unless REDIS_URL is set)
 	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ARGS) 00_first_cache.ipynb
 
-test: $(STAMP)  ## Everything CI runs: lint, unit tests, notebooks on fakeredis and on a real redis-server
+test: $(STAMP)  ## Everything CI runs: lint, unit tests, notebooks on fakeredis and on a real redis-server (NB=03: one notebook)
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory unit
@@ -47,13 +54,14 @@ unit: $(STAMP)  ## The helpers' unit tests, notebook metadata, exercises and doc
 	@mkdir -p $(REPORTS)
 	$(PY) -m pytest tests --junitxml=$(REPORTS)/unit.xml
 
-nbval-fake: $(STAMP)  ## Every notebook under strict nbval on the in-process fakeredis
+nbval-fake: $(STAMP)  ## Every notebook (or NB=...) under strict nbval on the in-process fakeredis
 	@mkdir -p $(REPORTS)
-	env -u REDIS_URL $(PY) -m pytest $(NBVAL) --junitxml=$(REPORTS)/nbval-fakeredis.xml
+	paths=$$($(SELECTED)) && env -u REDIS_URL $(PY) -m pytest $(NBVAL) --junitxml=$(REPORTS)/nbval-fakeredis.xml $$paths
 
-nbval-real: $(STAMP)  ## Every notebook under strict nbval on a throwaway real redis-server
+nbval-real: $(STAMP)  ## Every notebook (or NB=...) under strict nbval on a throwaway real redis-server
 	@mkdir -p $(REPORTS)
-	$(PY) -m helpers.core.sandbox run -- $(PY) -m pytest $(NBVAL) --junitxml=$(REPORTS)/nbval-redis.xml
+	paths=$$($(SELECTED)) && $(PY) -m helpers.core.sandbox run -- \
+	  $(PY) -m pytest $(NBVAL) --junitxml=$(REPORTS)/nbval-redis.xml $$paths
 
 OLDEST := build/venv-oldest
 test-oldest:  ## Unit tests and notebooks (fakeredis) on the oldest versions the requirement ranges allow
@@ -61,16 +69,56 @@ test-oldest:  ## Unit tests and notebooks (fakeredis) on the oldest versions the
 	$(OLDEST)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-oldest.txt -r requirements-dev.txt
 	@mkdir -p $(REPORTS)
 	$(OLDEST)/bin/python -m pytest tests -W ignore::DeprecationWarning --junitxml=$(REPORTS)/unit-oldest.xml
-	env -u REDIS_URL $(OLDEST)/bin/python -m pytest $(NBVAL) --junitxml=$(REPORTS)/nbval-fakeredis-oldest.xml
+	paths=$$($(SELECTED)) && env -u REDIS_URL $(OLDEST)/bin/python -m pytest $(NBVAL) \
+	  --junitxml=$(REPORTS)/nbval-fakeredis-oldest.xml $$paths
 
-notebooks: $(STAMP)  ## Build notebooks/*.ipynb and solutions from notebook_sources/ (no outputs)
+notebooks: $(STAMP)  ## Build notebooks/*.ipynb (or NB=...) and solutions from their sources; outputs kept if code is unchanged
 	$(PY) tools/build_notebooks.py $(NB)
 
 execute: notebooks  ## Build, then store fresh outputs: new kernel, top to bottom, fakeredis, no widget state
 	env -u REDIS_URL $(PY) tools/execute_notebooks.py $(NB)
 
-bench: $(STAMP)  ## Print each notebook's run time on fakeredis and on a real redis-server
+bench: $(STAMP)  ## Print each notebook's (or NB=...) run time on fakeredis and on a real redis-server
 	$(PY) tools/bench.py $(NB)
 
 clean:  ## Remove the virtual environment and build outputs
 	rm -rf $(VENV) build
+
+# -- the checkers and harnesses on a loaded machine ------------------------------------------------------
+# LOAD_LOOPS busy loops compete for the CPUs while LOAD_RUNS runs in a row must all pass; the loops are
+# killed when the target ends, however it ends (Ctrl-C, a failure), and each stops after LOAD_MAX_S anyway.
+LOAD_LOOPS ?= 8
+LOAD_RUNS ?= 3
+LOAD_MAX_S ?= 1200
+.PHONY: test-under-load
+test-under-load: $(STAMP)  ## Checker, solution and harness tests, 3 runs in a row, with 8 busy loops on the CPUs
+	$(PY) tests/under_load.py --loops $(LOAD_LOOPS) --runs $(LOAD_RUNS) --max-seconds $(LOAD_MAX_S) \
+		tests/exercises tests/test_exercises.py tests/harness
+
+# -- Workshops: preflight, a quiet first start, a room of learners on one server, the site ----------------------
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+SITE := build/site-src
+.PHONY: check lab-settings test-room site test-site
+
+check:  ## Preflight in seconds: versions, which Redis each notebook uses, widgets, ports, and the fixes
+	@if [ -x $(PY) ]; then $(PY) -m helpers.core.preflight; \
+	else echo "FAIL  no .venv here. fix: make lab (creates .venv and installs requirements.txt)"; exit 1; fi
+
+$(LAB_OVERRIDES): lab/overrides.json $(RUNTIME)
+	install -D -m 644 lab/overrides.json $(LAB_OVERRIDES)
+
+lab-settings: $(LAB_OVERRIDES)  ## Install JupyterLab's settings override (no "Jupyter news?" pop-up) into .venv
+
+test-room: $(STAMP)  ## 3 learners per notebook at once on one real redis-server (strict nbval, nothing left)
+	@mkdir -p $(REPORTS)
+	$(PY) -m pytest tests/shared_server_room.py --junitxml=$(REPORTS)/room.xml
+
+site: $(STAMP)  ## The series as a static website (Jupyter Book 2, stored outputs): build/site-src/_build/html
+	$(PY) tools/build_site.py assemble $(SITE)
+	cd $(SITE) && ../../$(BIN)/jupyter-book build --html --ci
+	$(PY) tools/build_site.py check $(SITE)
+
+test-site: $(STAMP)  ## The site's pages built offline (no theme) and checked: pages, order, figures, links
+	$(PY) tools/build_site.py assemble $(SITE) --offline
+	cd $(SITE) && ../../$(BIN)/jupyter-book build --site --ci
+	$(PY) tools/build_site.py check $(SITE)

@@ -5,31 +5,39 @@ mirrors the tree (``helpers/harness/herd.py`` is tested by ``tests/harness/test_
 The house, and what each subpackage may import (``tests/test_project.py`` enforces it):
 
 - ``core``: connect to fakeredis or ``REDIS_URL`` (``backend``), private throwaway servers (``sandbox``),
-  what a backend can do (``capabilities``), one key prefix per notebook (``keys``), the SQLite primary
-  database (``primary_db``), short errors and validators (``errors``), latency summaries (``timing``),
-  seeded workloads (``workloads``), EXPIRE options on every server (``expire_options``).
+  what a backend can do (``capabilities``), one key prefix per notebook and learner (``keys``), the SQLite
+  primary database (``primary_db``), short errors and validators such as ``require_whole`` (``errors``),
+  latency summaries (``timing``), seeded workloads and the one Poisson generator (``workloads``), EXPIRE
+  options on every server (``expire_options``), the one clock every harness takes, real or fake
+  (``clock``), is this machine ready (``preflight``).
   Core imports nothing of the other subpackages.
 - ``sim``: models and simulators: TTL closed forms (``ttl_models``), hit-ratio models, exact LRU and
   Belady (``cache_models``), XFetch (``xfetch``), Redis's eviction engine (``eviction_engine``,
-  ``lfu_counter``) and its redis-py look-alike (``simulated_redis``). Imports ``core`` only.
-- ``harness``: what drives real clients: the deterministic race replay (``interleaving``, ``rows``),
+  ``lfu_counter``) and its redis-py look-alike (``simulated_redis``), the models' bisection (``solve``).
+  Imports ``core`` only.
+- ``harness``: what drives real clients: one interceptor that sees every command a client sends, pipelined
+  or not (``intercept``), deterministic race interleavings (``interleaving``, ``rows``),
   consistency measurement and stress (``consistency``), herds of concurrent clients (``herd``,
   ``herd_results``), the real-time replay (``timed_replay``) and the pipelined bulk replay
   (``bulk_replay``), and for the near cache: tracking connections and the invalidation listener
   (``tracking``), the reply/invalidation crossing race (``near_cache_race``) and its read-path workload
   (``near_cache_workload``). Imports ``core`` and ``sim``.
 - ``labs``: where a server-side experiment runs, settings always restored: ``expiry_lab`` (01) and
-  ``eviction_lab`` (04). Imports ``core``, ``sim`` and ``harness``.
+  ``eviction_lab`` (04), both following ``base.Lab`` (lazy ``start()``, ``describe()``, ``close()``,
+  ``kind``, context manager). Imports ``core``, ``sim`` and ``harness``.
 - ``viz``: the figure style (``plots``), race diagrams (``diagrams``), stampede figures
-  (``stampede_plots``) and interactive explorers (``widgets``). Imports ``core``, ``sim`` and ``harness``.
+  (``stampede_plots``), the near cache's crossing race (``near_cache_plots``) and interactive explorers
+  (``widgets``). Imports ``core``, ``sim`` and ``harness``.
 - ``exercises``: the checker framework (``framework``) and one module per notebook, ``nb00_first_cache``
   to ``nb06_near_cache``, holding that notebook's checkers. May import anything.
 
-Which notebook uses what: 00 core only; 01 ``sim.ttl_models``, ``harness.timed_replay``,
-``labs.expiry_lab``, ``viz.widgets``; 02 the same models and replay; 03 ``harness.interleaving``,
-``harness.consistency``, ``viz.diagrams``; 04 ``labs.eviction_lab``, ``sim.eviction_engine``,
-``harness.bulk_replay``, ``sim.cache_models``; 05 ``harness.herd``, ``sim.xfetch``, ``viz.stampede_plots``;
-06 ``harness.tracking``, ``harness.near_cache_race``, ``harness.near_cache_workload``.
+Which notebook uses what, besides ``core``, ``viz.plots`` and its own ``exercises.nbNN_*`` checker module:
+00 nothing more; 01 ``sim.ttl_models``, ``harness.timed_replay``, ``labs.expiry_lab``, ``viz.widgets``;
+02 ``sim.ttl_models``, ``harness.timed_replay``, ``viz.widgets``; 03 ``harness.interleaving``,
+``harness.consistency``, ``viz.diagrams``; 04 ``labs.eviction_lab``, ``sim.eviction_engine``, ``sim.lfu_counter``,
+``sim.cache_models``, ``harness.bulk_replay``; 05 ``harness.herd``, ``harness.herd_results``, ``sim.xfetch``,
+``viz.stampede_plots``; 06 ``harness.tracking``, ``harness.near_cache_race``, ``harness.near_cache_workload``,
+``viz.near_cache_plots``.
 """
 
 __version__ = "0.1.0"

@@ -41,8 +41,8 @@
 #
 # - `r` is a Redis client. With no `REDIS_URL` set it is **fakeredis**, a Redis that lives inside this Python
 #   process, so nothing needs installing; the line printed below says which backend you are on.
-# - `keys` names every key this notebook writes (they all start with `rcp:00:`), so the Cleanup at the end
-#   removes exactly those.
+# - `keys` names every key this notebook writes (they all start with `rcp:00:` and then your learner name,
+#   so a room of learners can share one server), and the Cleanup at the end removes exactly those.
 # - `db` is the **primary database**: a real SQLite database with 1,000 users. Each query waits 15 ms,
 #   a *simulated* network round trip, so it behaves like a database on another machine.
 
@@ -139,7 +139,7 @@ PROFILE_TTL_S = 60
 
 
 def get_profile(user_id):
-    key = keys.key("user", user_id)  # e.g. "rcp:00:user:42"
+    key = keys.key("user", user_id)  # e.g. "rcp:00:ada-3f9c:user:42"
     cached = r.get(key)  # 1. ask the cache
     if cached is not None:
         return json.loads(cached)  # hit: no database query at all
@@ -204,7 +204,8 @@ assert (after_first, after_second) == (1, 1)
 after_first, after_second
 
 # %% [markdown]
-# What is stored is a plain Redis string under the key `rcp:00:user:7`: the JSON text of the row.
+# What is stored is a plain Redis string under the key `keys.key("user", 7)` (`rcp:00:<you>:user:7`): the
+# JSON text of the row.
 
 # %%
 r.get(profile_key)
@@ -283,7 +284,7 @@ check_display_name(get_display_name, cache=r, db=db, keys=keys)
 #   return it. The application owns the logic; Redis only stores and expires.
 # - You measured it: the database answered only the first view of each user, and the median view became
 #   many times faster (the exact figure is in section 3; it depends on your machine and backend).
-# - A cached entry is a key (`rcp:00:user:7`), a value (JSON text) and a TTL that counts down to a miss.
+# - A cached entry is a key (`rcp:00:<you>:user:7`), a value (JSON text) and a TTL that counts down to a miss.
 # - The TTL is the only thing that refreshes the copy here: if the database row changes, the cache keeps
 #   serving the old profile until the TTL ends. That trade-off is the subject of the next notebooks.
 #
@@ -297,10 +298,10 @@ check_display_name(get_display_name, cache=r, db=db, keys=keys)
 #
 # ## Cleanup
 #
-# Delete every key this notebook wrote (found by `SCAN` over `rcp:00:*`, nothing else), so the notebook can
+# Delete every key this notebook wrote (found by `SCAN` over `rcp:00:<you>:*`, nothing else), so the notebook can
 # be re-run from a clean state and nothing is left on a shared server.
 
 # %%
 deleted = keys.cleanup(r)
 assert keys.count(r) == 0
-print(f"deleted {deleted} keys under {keys.prefix}")
+print(f"deleted {deleted} keys under {keys.notebook_prefix}")

@@ -56,7 +56,7 @@ from helpers.core.capabilities import capabilities
 from helpers.core.expire_options import expire_with_option
 from helpers.core.keys import KeySpace
 from helpers.exercises.nb01_ttl_expiry import check_update_cached_city
-from helpers.harness.timed_replay import poisson_events, replay, share_with_error
+from helpers.harness.timed_replay import poisson_events, replay_in_real_time, share_with_error
 from helpers.labs.expiry_lab import ExpiryLab, past_ttl_in_memory
 from helpers.sim.ttl_models import fixed_ttl_hit_ratio, sliding_ttl_hit_ratio
 from helpers.viz.plots import PALETTE, figure
@@ -190,7 +190,7 @@ for step, after in steps:
 # writers to extend a cached value's life without ever shortening it.
 #
 # fakeredis and Redis 7 understand the options; Redis 6.2 rejects them. `expire_with_option` (in
-# `helpers/expire_options.py`) uses the command where it exists and the same rule as a small Lua script
+# `helpers/core/expire_options.py`) uses the command where it exists and the same rule as a small Lua script
 # where it does not, so the results below are the same on every backend.
 #
 # **Predict:** `EXPIRE key 30 GT` on a key with 60 s left. Applied?
@@ -227,17 +227,18 @@ for option, (on_ttl, on_none) in outcomes.items():
 #
 # Only a real server has an active cycle and the INFO counters to watch it (`DBSIZE` counts keys in
 # memory; INFO's `expired_keys` counts deletions of expired keys, lazy and active). fakeredis has neither:
-# it hides an expired key as soon as it is looked at, and its `DBSIZE` never counts one. So this section
-# measures on the server you are connected to if it is a real one, else on a private `redis-server` it
-# starts for the purpose (one is found on most machines; its folder is deleted afterwards), else on
-# fakeredis, and says which.
+# it hides an expired key as soon as it is looked at, and its `DBSIZE` never counts one. Both counters
+# count every key on the server, so they measure this notebook alone only on a server nobody else writes
+# to. So this section measures on a private `redis-server` it starts for the purpose (one is found on most
+# machines; its folder is deleted afterwards), else on the server you are connected to if it is a real
+# one, else on fakeredis, and says which.
 
 # %% tags=["nbval-ignore-output"]
 # Output varies: the measurement runs on REDIS_URL's server, on a private sandbox, or on fakeredis.
 lab = ExpiryLab(r)
+lab.start()  # chooses the server and says which (lab.describe())
 keys.cleanup(lab.client)  # start from none of this notebook's keys on the measured server
-assert lab.is_real == (caps.info or lab.where == "sandbox")
-print(lab.description())
+assert lab.is_real == (caps.info or lab.kind == "sandbox")
 
 # %% [markdown]
 # **Experiment 1: a few expired keys among many.** 10,000 keys with a long TTL (60 s) and 1,000 with a
@@ -386,12 +387,12 @@ def read_sliding(key):
 # %% [markdown]
 # The measurement: five groups of keys, read λT = 0.25, 0.5, 1, 2 and 4 times per TTL on average (so
 # 2.5 to 40 reads per second per key), every key with its own seeded Poisson stream, about 2,600 reads in
-# 1.6 seconds of real time. `replay` calls our two functions at each scheduled moment, so every hit and
-# miss comes from Redis expiring real 100 ms TTLs. Each read goes to a `fixed:` and a `sliding:` copy of
-# the key, so both policies see exactly the same stream. The first 0.4 s warm the cache up and are not
-# counted. On a busy machine the replay can fall behind: rather than firing the reads it owes back to back
-# (which would bunch them up and inflate the hits), it skips a read it reaches more than 5 ms late, like a
-# short pause in the traffic.
+# 1.6 seconds of real time. `replay_in_real_time` calls our two functions at each scheduled moment, so
+# every hit and miss comes from Redis expiring real 100 ms TTLs. Each read goes to a `fixed:` and a
+# `sliding:` copy of the key, so both policies see exactly the same stream. The first 0.4 s warm the cache
+# up and are not counted. On a busy machine the replay can fall behind: rather than firing the reads it
+# owes back to back (which would bunch them up and inflate the hits), it skips a read it reaches more than
+# 5 ms late, like a short pause in the traffic.
 
 # %%
 READS_PER_TTL = [0.25, 0.5, 1, 2, 4]
@@ -413,7 +414,7 @@ def read_both(event):
     return read_fixed(keys.key("fixed", event.key)), read_sliding(keys.key("sliding", event.key))
 
 
-run = replay(events, read_both, skip_late_s=0.005)
+run = replay_in_real_time(events, read_both, skip_late_s=0.005)
 hits = np.array([result or (False, False) for result in run.results])  # per read: (fixed hit?, sliding hit?)
 event_key = np.array([e.key for e in events])
 counted = run.ran & np.array([e.at_s >= WARM_UP_S for e in events])  # ran, after the warm-up
@@ -633,10 +634,10 @@ check_update_cached_city(update_cached_city, cache=r, keys=keys)
 #
 # ## Cleanup
 #
-# Delete every key this notebook wrote (found by `SCAN` over `rcp:01:*`, nothing else). The private server of
+# Delete every key this notebook wrote (found by `SCAN` over `rcp:01:<you>:*`, nothing else). The private server of
 # section 3, if one was started, is already stopped.
 
 # %%
 deleted = keys.cleanup(r)
 assert keys.count(r) == 0
-print(f"deleted this notebook's keys under {keys.prefix}")
+print(f"deleted this notebook's keys under {keys.notebook_prefix}")

@@ -52,7 +52,7 @@ from helpers.core.backend import backend_info, connect
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import PrimaryDatabase
 from helpers.exercises.nb02_stale_reads import check_pick_ttl
-from helpers.harness.timed_replay import READ, poisson_events, replay, share_with_error
+from helpers.harness.timed_replay import READ, poisson_events, replay_in_real_time, share_with_error
 from helpers.sim.ttl_models import fixed_ttl_hit_ratio, longest_ttl_for_stale_budget, stale_read_share
 from helpers.viz.plots import PALETTE, figure
 from helpers.viz.widgets import tradeoff_explorer
@@ -217,7 +217,7 @@ print(f"{sum(e.kind == READ for e in events):,} reads and {sum(e.kind != READ fo
       f"of {n_profiles} profiles in {DURATION_S} s")  # fmt: skip
 
 # %%
-sweep = replay(events, handle, skip_late_s=0.005)
+sweep = replay_in_real_time(events, handle, skip_late_s=0.005)
 is_read = np.array([e.kind == READ for e in events])
 after_warm_up = sweep.ran & np.array([e.at_s >= WARM_UP_S for e in events])  # requests that ran, after the warm-up
 counted = is_read & after_warm_up
@@ -314,7 +314,7 @@ view.caption()
 # Turn the question around. The product states how much staleness it accepts, for example *"at most 1 % of
 # profile views may show an outdated profile"*; the read and update rates come from your metrics. Since the
 # stale share only grows with the TTL, there is one longest TTL that meets the budget, and
-# `longest_ttl_for_stale_budget` finds it (a bisection on the closed form, in `helpers/ttl_models.py`).
+# `longest_ttl_for_stale_budget` finds it (a bisection on the closed form, in `helpers/sim/ttl_models.py`).
 
 # %%
 views_per_s, edits_per_s, budget = 2.0, 1 / 600, 0.01  # 2 views a second, one edit every 10 minutes, 1 %
@@ -424,9 +424,9 @@ check_pick_ttl(pick_ttl)
 #
 # ## Cleanup
 #
-# Delete every key this notebook wrote (found by `SCAN` over `rcp:02:*`, nothing else).
+# Delete every key this notebook wrote (found by `SCAN` over `rcp:02:<you>:*`, nothing else).
 
 # %%
 deleted = keys.cleanup(r)
 assert keys.count(r) == 0
-print(f"deleted this notebook's keys under {keys.prefix}")
+print(f"deleted this notebook's keys under {keys.notebook_prefix}")

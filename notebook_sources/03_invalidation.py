@@ -27,7 +27,7 @@
 # **What you'll learn**
 #
 # 1. What invalidation and write-through each cost, measured on one seeded workload.
-# 2. Three races that leave the cache disagreeing with the database, replayed step by step.
+# 2. Three races that leave the cache disagreeing with the database, interleaved step by step.
 # 3. Which fixes close the window (versioned compare-and-set, leases) and which only narrow it (delayed
 #    double delete, and a TTL as the backstop).
 # 4. How each strategy holds up when many threads read and write at once.
@@ -60,7 +60,7 @@ from helpers.core.keys import KeySpace
 from helpers.core.primary_db import PrimaryDatabase
 from helpers.exercises.nb03_invalidation import check_rename_user
 from helpers.harness.consistency import measure, measurement_table, read_write_workload, stress, stress_table
-from helpers.harness.interleaving import replay
+from helpers.harness.interleaving import interleave
 from helpers.viz.diagrams import flow_diagram, sequence_diagram, sequence_height
 from helpers.viz.plots import PALETTE, bars, figure
 
@@ -203,14 +203,14 @@ assert [b.get_height() for b in write_bars] == [m.cache_writes for m in measured
 plt.show()
 
 # %% [markdown]
-# ## 2. Three races, replayed step by step
+# ## 2. Three races, interleaved step by step
 #
 # That measurement ran on one thread, so no two requests ever overlapped. A real server runs many at once,
 # and the order in which their steps reach Redis and the database is up to the operating system, the
-# network and luck. Races that need bad luck are rare, and rare bugs are hard to see. So here they are
-# **replayed**: `replay` runs each *actor* (a function of `cache, db`) on its own thread with its own
-# connection, and lets each Redis command and each database query through only when the `schedule` gives
-# that actor the turn. `"writer"` in the schedule is one operation of the writer; `"writer*"` lets it run
+# network and luck. Races that need bad luck are rare, and rare bugs are hard to see. So here we choose
+# the interleaving: `interleave` runs each *actor* (a function of `cache, db`) on its own thread with its
+# own connection, and lets each Redis command and each database query through only when the `schedule`
+# gives that actor the turn. `"writer"` in the schedule is one operation of the writer; `"writer*"` lets it run
 # to the end. The threads wait on each other (a condition variable), never on a sleep, so the same
 # interleaving happens on every run, on any machine, under any load.
 #
@@ -222,7 +222,7 @@ plt.show()
 # **Predict:** what does the cache hold at the end, and for how long?
 
 # %%
-stale_set = replay(
+stale_set = interleave(
     r,
     db,
     actors={
@@ -266,7 +266,7 @@ def update_user_delete_first(cache, db, user_id, **changes):
 # %%
 def race_2(update, user_id):
     """A reader runs whole between the writer's first step and the rest of the writer."""
-    return replay(
+    return interleave(
         r,
         db,
         actors={
@@ -307,7 +307,7 @@ database_first
 # %%
 def race_3(update, user_id):
     """Writer A commits first, writer B second; B's cache step runs before A's."""
-    return replay(
+    return interleave(
         r,
         db,
         actors={
@@ -343,13 +343,13 @@ crossed_deletes
 # %% [markdown]
 # ## 3. Fixes
 #
-# Each fix is replayed against the same interleavings. Race 1's replay, as a function of the reader, the
-# writer and the user (each replay uses a user of its own, so each starts from an empty cache):
+# Each fix runs against the same interleavings. Race 1's interleaving, as a function of the reader, the
+# writer and the user (each interleaving uses a user of its own, so each starts from an empty cache):
 
 # %%
 def race_1(read, update, user_id, ending=("reader",)):
     """The stale-set interleaving: the reader reads the database, then the writer's two steps, then `ending`."""
-    return replay(
+    return interleave(
         r,
         db,
         actors={
@@ -466,7 +466,7 @@ def update_user_watched(cache, db, user_id, **changes):
 # The hardest case for `WATCH`: the writer's whole update lands between the reader's `WATCH` and its `EXEC`.
 
 # %%
-watched_fill = replay(
+watched_fill = interleave(
     r,
     db,
     actors={
@@ -579,7 +579,7 @@ print(missed.verdict)
 # update costs one more miss.
 
 # %%
-fresh_fill_lost = replay(
+fresh_fill_lost = interleave(
     r,
     db,
     actors={
@@ -606,7 +606,7 @@ assert 0 < remaining_ms <= TTL_MS  # stale, but for at most TTL_MS
 print(f"stale for at most {TTL_MS // 1000} s more (its TTL)")
 
 # %% [markdown]
-# To watch the backstop work, replay race 1 with a reader that fills with a 300 ms TTL, then wait for it:
+# To watch the backstop work, run race 1 again with a reader that fills with a 300 ms TTL, then wait for it:
 
 # %%
 SHORT_TTL_MS = 300
@@ -628,7 +628,7 @@ print(f"after the TTL ended, the next read returned {after_ttl['city']} v{after_
 #
 # ## 4. Under stress
 #
-# Replays show one interleaving at a time. `stress` lets the scheduler pick: 8 threads, each doing 40
+# `interleave` shows one interleaving at a time. `stress` lets the scheduler pick: 8 threads, each doing 40
 # seeded random operations (30 % writes) on 4 hot users, all starting at once at a barrier. Each database
 # reply comes back after a seeded random extra 0 to 3 ms, as replies on a busy network do; that jitter lets
 # a slow reply overtake a fast one. It counts:
@@ -729,7 +729,7 @@ plt.show()
 # - leave neither cached copy holding the old name,
 # - use the `cache` and `db` it is given (the checker runs it on its own thread, with its own connection).
 #
-# The check renames a cached user, then replays race 2 against your function: a reader runs right after
+# The check renames a cached user, then runs race 2 against your function: a reader runs right after
 # your function's first step and reads both keys. Stuck after a real try? The worked solution is in
 # [solutions/03_invalidation.py](solutions/03_invalidation.py).
 
@@ -774,9 +774,9 @@ check_rename_user(rename_user, cache=r, db=db, keys=keys)
 #
 # ## Cleanup
 #
-# Delete every key this notebook wrote (found by `SCAN` over `rcp:03:*`, nothing else).
+# Delete every key this notebook wrote (found by `SCAN` over `rcp:03:<you>:*`, nothing else).
 
 # %%
 deleted = keys.cleanup(r)
 assert keys.count(r) == 0
-print(f"deleted the keys under {keys.prefix}")
+print(f"deleted the keys under {keys.notebook_prefix}")

@@ -55,7 +55,7 @@
 #    enough for everything here. On 6.2 the eviction algorithm is the same as on 7.0; its build uses the C
 #    library's `malloc` instead of jemalloc, so keys cost fewer bytes and the numbers shift a little.
 # 3. **A simulator** of Redis's eviction algorithm (the same sampling, pool, clock and counter, step for step,
-#    in `helpers/eviction_sim.py`), when no server binary exists at all. Every figure then says "simulated".
+#    in `helpers/sim/eviction_engine.py`), when no server binary exists at all. Every figure then says "simulated".
 
 # %% tags=["setup", "nbval-ignore-output"]
 # Output varies: the first line names the backend, which differs between the fakeredis and real-Redis runs.
@@ -95,7 +95,7 @@ assert capabilities(r).eviction == backend_info(r).is_real  # fakeredis has no m
 # %% tags=["nbval-ignore-output"]
 # Output varies: it names the engine that evicts (a private redis-server and its version, or the simulator).
 evict = lab.start()
-assert lab.kind in {"sandbox", "REDIS_URL", "simulator"}
+assert lab.kind in EvictionLab.KINDS  # "sandbox", "REDIS_URL" or "simulator"
 assert ("simulated" in lab.label) == (lab.kind == "simulator")  # a simulated number is always labelled
 
 # %% [markdown]
@@ -653,7 +653,7 @@ check_eviction_choice(choose_eviction, lab)
 #
 # ## Cleanup
 #
-# Delete this notebook's keys (found by `SCAN` over `rcp:04:*`), put back every eviction setting, and stop
+# Delete this notebook's keys (found by `SCAN` over `rcp:04:<you>:*`), put back every eviction setting, and stop
 # the private server.
 
 # %%
@@ -662,4 +662,4 @@ assert keys.count(evict) == 0 and keys.count(r) == 0
 assert lab.current() == lab.original  # every setting is back to what it was
 lab.close()
 assert running_sandboxes(parent=os.getpid()) == []  # no server outlives the notebook
-print(f"deleted the remaining keys under {keys.prefix}, restored the settings, stopped the server")
+print(f"deleted the remaining keys under {keys.notebook_prefix}, restored the settings, stopped the server")

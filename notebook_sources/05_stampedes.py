@@ -890,7 +890,7 @@ check_lock_protected_fill(get_or_compute, cache=r, db=db, keys=keys)
 # ## Cleanup
 #
 # Stop the background refresh threads, close the extra connections, and delete every key this notebook
-# wrote (found by `SCAN` over `rcp:05:*`, nothing else).
+# wrote (found by `SCAN` over `rcp:05:<you>:*`, nothing else).
 
 # %%
 background.shutdown(wait=True)
@@ -898,4 +898,4 @@ for conn in (server_a, server_b, server_c, filler):
     conn.close()
 deleted = keys.cleanup(r)
 assert keys.count(r) == 0
-print(f"deleted the keys under {keys.prefix}")
+print(f"deleted the keys under {keys.notebook_prefix}")

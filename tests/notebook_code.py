@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from helpers.core.keys import KeySpace
-from helpers.harness.interleaving import replay
+from helpers.harness.interleaving import interleave
 
 SOURCES = Path(__file__).resolve().parents[1] / "notebook_sources"
 
@@ -53,4 +53,4 @@ def keys(client):
 @pytest.fixture
 def nb(client, keys, db):
     """Notebook 03's strategies, bound to this test's client, keys and database (a ``db`` fixture)."""
-    return notebook_definitions("03", r=client, keys=keys, db=db, replay=replay)
+    return notebook_definitions("03", r=client, keys=keys, db=db, interleave=interleave)

@@ -1,4 +1,5 @@
-"""tools/build_notebooks.py: stubs from solutions, navigation, and outputs kept only when code is unchanged."""
+"""tools/build_notebooks.py: stubs from solutions, navigation, cell ids that stay put, outputs kept only when code
+is unchanged."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import textwrap
 
 import nbformat
 import pytest
-from build_notebooks import NAV_MARK, build, exercises_of, keep_outputs, navigation, solution_of, stub_of
+from build_notebooks import NAV_IDS, NAV_MARK, build, exercises_of, keep_outputs, navigation, solution_of, stub_of
+from notebook_series import KERNELSPEC
 
 EXERCISE = textwrap.dedent(
     """\
@@ -85,8 +87,9 @@ def test_build_makes_stub_solution_nav_and_stable_ids(tmp_path):
     assert [c.metadata.get("tags") for c in nb.cells] == [None, ["navigation"], ["exercise"], ["check"], ["navigation"]]
     assert "NotImplementedError" in nb.cells[2].source
     assert "y = x + 1" in solutions and solutions.startswith('"""Solutions for 07 · Demo.')
-    assert [c.id for c in nb.cells] == [f"07-{i:03d}" for i in range(5)]
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.cells[1].id == NAV_IDS[0] and nb.cells[-1].id == NAV_IDS[1]
+    assert all(c.id.startswith("07-") for c in nb.cells[2:-1]) and len({c.id for c in nb.cells}) == 5
+    assert nb.metadata["kernelspec"] == KERNELSPEC
     again, _ = build(source, [source])
     assert nbformat.writes(again) == nbformat.writes(nb)  # deterministic
 
@@ -106,3 +109,53 @@ def test_outputs_are_kept_only_when_code_is_unchanged():
     changed = notebook("1 + 2", "old text")
     assert not keep_outputs(stored, changed)
     assert changed.cells[1].outputs == [] and changed.cells[1].execution_count is None
+
+
+DEMO = [
+    "# %% [markdown]\n# # 07 · Demo",
+    "# %% [markdown]\n# ## Setup",
+    "# %%\nx = 1",
+    "# %%\nx",
+    "# %% [markdown]\n# Same text.",
+    "# %%\nx",
+    "# %% [markdown]\n# ## Summary",
+]
+
+
+def ids_of(folder, cells) -> list[str]:
+    folder.mkdir(exist_ok=True)
+    source = write_source(folder, "07_demo.py", cells)
+    nb, _ = build(source, [source])
+    return [c.id for c in nb.cells]
+
+
+def test_inserting_a_cell_changes_no_other_cells_id(tmp_path):
+    before = ids_of(tmp_path / "before", DEMO)
+    inserted = "# %%\ny = 2"
+    after = ids_of(tmp_path / "after", [*DEMO[:3], inserted, *DEMO[3:]])
+    # Cells 0 and 1 of the built notebook are the title and the top navigation; DEMO[3] is cell 4.
+    assert after[:4] + after[5:] == before
+    assert after[4] not in before
+    removed = ids_of(tmp_path / "removed", [c for i, c in enumerate(DEMO) if i != 2])
+    assert removed == [cell_id for i, cell_id in enumerate(before) if i != 3]
+
+
+def test_identical_cells_are_told_apart_by_order_only(tmp_path):
+    ids = ids_of(tmp_path, DEMO)
+    first_x, second_x = ids[4], ids[6]  # the two `x` cells
+    assert second_x == f"{first_x}-2"
+    assert len(set(ids)) == len(ids)
+    edited = ids_of(tmp_path / "edited", [c.replace("x = 1", "x = 3") for c in DEMO])
+    assert [i for i, (old, new) in enumerate(zip(ids, edited, strict=True)) if old != new] == [3]
+
+
+def test_an_explicit_id_in_the_cell_marker_wins(tmp_path):
+    cells = [*DEMO[:2], '# %% tags=["setup"] id="setup-x"\nx = 1', *DEMO[3:]]
+    ids = ids_of(tmp_path, cells)
+    assert ids[3] == "setup-x"
+    edited = ids_of(tmp_path / "edited", [c.replace("x = 1", "x = 3") for c in cells])
+    assert edited == ids  # the explicit id survives an edit of its cell
+    with pytest.raises(ValueError, match="used twice"):
+        ids_of(tmp_path / "twice", [*cells, '# %% id="setup-x"\nz = 0'])
+    with pytest.raises(ValueError, match="must be 1-64 letters"):
+        ids_of(tmp_path / "bad", [*DEMO, '# %% id="no spaces"\nz = 0'])

@@ -1,4 +1,4 @@
-"""`make lab` serves JupyterLab on notebooks/, with notebook 00 and the widgets extension."""
+"""`make lab` serves JupyterLab on notebooks/, with notebook 00, the widgets extension and no news pop-up."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+NEWS_PLUGIN = "@jupyterlab/apputils-extension:notification"
 
 
 def free_port() -> int:
@@ -58,6 +59,9 @@ def test_make_lab_serves_the_notebooks(tmp_path):
         status, body = get(f"{base}/lab/api/extensions?token={token}")
         names = {extension["name"] for extension in json.loads(body)}
         assert "jupyter-widgets-jupyterlab-manager" in names, f"ipywidgets' JupyterLab extension missing: {names}"
+        status, body = get(f"{base}/lab/api/settings/{NEWS_PLUGIN}?token={token}")
+        defaults = json.loads(body)["schema"]["properties"]
+        assert defaults["fetchNews"]["default"] == "false", "the 'Jupyter news?' pop-up would ask at first start"
     finally:
         stop_group(lab)
 
@@ -76,3 +80,11 @@ def stop_group(process: subprocess.Popen) -> None:
             continue
     process.wait()
     process.stderr.close()
+
+
+def test_the_settings_override_silences_the_news_pop_up():
+    """lab/overrides.json is what make lab, the Dockerfile and binder/postBuild install."""
+    overrides = json.loads((ROOT / "lab" / "overrides.json").read_text())
+    assert overrides[NEWS_PLUGIN]["fetchNews"] == "false"
+    assert "lab/overrides.json" in (ROOT / "Dockerfile").read_text()
+    assert "lab/overrides.json" in (ROOT / "binder" / "postBuild").read_text()

@@ -11,12 +11,14 @@ import json
 import re
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
-from build_notebooks import NAV_MARK, SOLUTIONS, build, source_paths
+from build_notebooks import NAV_MARK, build
+from notebook_series import KERNELSPEC, SOLUTIONS, notebook_paths, source_paths
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = notebook_paths()
 ALLOWED_TAGS = {"setup", "exercise", "check", "navigation", "nbval-ignore-output", "raises-exception"}
 REASON = re.compile(r"^# Output varies: .{10,}", re.MULTILINE)
 MACHINE_PATH = re.compile(r"(/work/|/tmp/[A-Za-z0-9_.-]+/|/root/|/home/[a-z]+/|/Users/[A-Za-z]+/|[A-Z]:\\\\Users)")
@@ -46,17 +48,19 @@ class TestNotebook:
         """The committed notebook is what tools/build_notebooks.py makes of its source (make notebooks)."""
         built, solutions = build(ROOT / "notebook_sources" / f"{path.stem}.py")
         stored = load(path)
-        as_cells = [(c.cell_type, c.source, tags(c)) for c in stored.cells]
-        assert as_cells == [(c.cell_type, c.source, tags(c)) for c in built.cells], (
+        as_cells = [(c.id, c.cell_type, c.source, tags(c)) for c in stored.cells]
+        assert as_cells == [(c.id, c.cell_type, c.source, tags(c)) for c in built.cells], (
             f"{path.name} differs from notebook_sources/{path.stem}.py: "
-            f"edit the source, then `make execute NB={path.stem[:2]}`"
+            f"edit the source, then `make execute NB={path.stem[:2]}` (`make notebooks` if only markdown or ids moved)"
         )
         solution_file = SOLUTIONS / f"{path.stem}.py"
         assert solution_file.read_text() == solutions, f"run `make notebooks` to regenerate {solution_file.name}"
 
     def test_kernelspec_and_no_widget_state(self, path):
         nb = load(path)
-        assert nb.metadata["kernelspec"]["name"] == "python3"
+        assert nb.metadata["kernelspec"] == KERNELSPEC, "run `make execute` to store the series' kernelspec"
+        header = jupytext.read(ROOT / "notebook_sources" / f"{path.stem}.py").metadata.get("kernelspec")
+        assert header in (None, KERNELSPEC), "the source's jupytext header names another kernel than the series'"
         assert "widgets" not in nb.metadata, "saved widget state: re-run with `make execute`"
         for cell in nb.cells:
             assert "execution" not in cell.metadata, "execution timing metadata: re-run with `make execute`"
@@ -122,3 +126,15 @@ class TestNotebook:
         for cell in checks:
             text = "".join(o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in cell.outputs)
             assert "not solved yet" in text and "Hint:" in text
+
+
+def test_the_house_map_names_what_each_notebook_imports():
+    """helpers/__init__.py says which modules each notebook uses (besides core, viz.plots and its checkers)."""
+    import helpers
+
+    text = " ".join(helpers.__doc__.split("Which notebook uses what", 1)[1].split())
+    listed = {part.strip()[:2]: set(re.findall(r"``([a-z_.]+)``", part)) for part in text.split(":", 1)[1].split(";")}
+    for path in source_paths():
+        imported = set(re.findall(r"^from helpers\.([a-z_]+\.[a-z_0-9]+) import", path.read_text(), re.MULTILINE))
+        used = {m for m in imported if not m.startswith(("core.", "exercises.")) and m != "viz.plots"}
+        assert listed.get(path.name[:2]) == used, f"helpers/__init__.py's map for notebook {path.name[:2]}"

@@ -14,7 +14,8 @@ import sys
 import time
 
 import nbformat
-from execute_notebooks import notebook_paths, run
+from execute_notebooks import run
+from notebook_series import chosen
 
 from helpers.core.errors import RedisServerNotFound
 from helpers.core.keys import KeySpace
@@ -57,10 +58,7 @@ def time_notebook(path, redis_url: str | None) -> float:
 
 
 def main(selected: list[str]) -> int:
-    paths = notebook_paths(selected)
-    if not paths:
-        print(f"No notebook matches {selected}.", file=sys.stderr)
-        return 1
+    paths = chosen("bench", selected)
     columns = {"fakeredis": None}
     server = None
     try:

@@ -1,8 +1,8 @@
 """Store fresh outputs in notebooks/*.ipynb: a new kernel each, top to bottom, on fakeredis.
 
 Execution counts come out 1..n in order, no widget state is saved, no timing metadata is
-recorded, and the kernelspec stays ``python3``. A cell that raises fails the run unless it is
-tagged ``raises-exception``.
+recorded, and the kernelspec stays the series' one (``tools/notebook_series.py``). A cell that
+raises fails the run unless it is tagged ``raises-exception``.
 
 Usage: python tools/execute_notebooks.py [NN ...]   (default: every notebook)
 """
@@ -16,27 +16,17 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from notebook_series import KERNEL_NAME, KERNELSPEC, ROOT, chosen
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
-KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 CELL_TIMEOUT_S = 60
 
 
-def notebook_paths(selected: list[str] | None = None) -> list[Path]:
-    """The series notebooks in order; ``selected`` filters by number prefix."""
-    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    if selected:
-        paths = [p for p in paths if any(p.name.startswith(s) for s in selected)]
-    return paths
-
-
 def run(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
-    """Execute ``nb`` in a fresh python3 kernel started in ``cwd``; return it with outputs."""
+    """Execute ``nb`` in a fresh kernel of the series' kernelspec started in ``cwd``; return it with outputs."""
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT_S,
-        kernel_name="python3",
+        kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(cwd)}},
         store_widget_state=False,
         record_timing=False,
@@ -57,10 +47,7 @@ def tidy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def main(selected: list[str]) -> int:
     if os.environ.pop("REDIS_URL", None):
         print("Stored outputs always come from the default backend: ignoring REDIS_URL for this run.")
-    paths = notebook_paths(selected)
-    if not paths:
-        print(f"No notebook matches {selected}.", file=sys.stderr)
-        return 1
+    paths = chosen("execute_notebooks", selected)
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()

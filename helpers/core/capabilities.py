@@ -14,8 +14,9 @@ from dataclasses import dataclass, fields
 import redis
 
 from helpers.core.backend import BackendInfo, backend_info
+from helpers.core.keys import KeySpace
 
-PROBE_PREFIX = "rcp:probe:"
+PROBE_PREFIX = "rcp:probe:"  # then the learner namespace and a random name: never another learner's key
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def capabilities(client: redis.Redis) -> Capabilities:
     if client in _cache:
         return _cache[client]
     backend = backend_info(client)
-    key = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+    key = KeySpace("probe").key(uuid.uuid4().hex)
     try:
         client.set(key, "probe", ex=60)
         has_config = _works(lambda: client.config_get("maxmemory-policy"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import redis
 
 from helpers.core.capabilities import capabilities
-from helpers.core.errors import InvalidArgument, require_positive
+from helpers.core.errors import InvalidArgument, require_whole
 
 OPTIONS = ("nx", "xx", "gt", "lt")
 
@@ -37,9 +37,7 @@ def expire_with_option(client: redis.Redis, key: str, seconds: int, option: str,
     option = option.lower() if isinstance(option, str) else option
     if option not in OPTIONS:
         raise InvalidArgument(f"option must be one of {', '.join(OPTIONS)} (as in EXPIRE key 60 GT), got {option!r}.")
-    if isinstance(seconds, bool) or not isinstance(seconds, int):
-        raise InvalidArgument(f"seconds must be a whole number of seconds, got {seconds!r}.")
-    require_positive("seconds", seconds)
+    seconds = require_whole("seconds", seconds, minimum=1, unit="of seconds")
     if native is None:
         native = capabilities(client).expire_options
     if native:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from helpers.core.errors import FriendlyError, InvalidArgument, require_non_negative
+from helpers.core.clock import REAL_CLOCK, Clock
+from helpers.core.errors import FriendlyError, InvalidArgument, require_non_negative, require_whole
 
 FIRST_NAMES = [
     "Ada", "Alan", "Barbara", "Claude", "Donald", "Edsger", "Frances", "Grace", "Hedy", "Ivan",
@@ -53,12 +53,12 @@ class QueryRecord:
 class PrimaryDatabase:
     """A SQLite ``users`` table with a query counter and a simulated network delay per query."""
 
-    def __init__(self, users: int = 1000, *, delay_ms: float = 20.0, seed: int = 7) -> None:
-        if isinstance(users, bool) or not isinstance(users, int) or users < 1:
-            raise InvalidArgument(f"users must be a whole number >= 1, got {users!r}.")
+    def __init__(self, users: int = 1000, *, delay_ms: float = 20.0, seed: int = 7, clock: Clock = REAL_CLOCK) -> None:
+        users = require_whole("users", users, minimum=1)
         self.delay_ms = require_non_negative("delay_ms", delay_ms)
         self.users = users
         self.seed = seed
+        self.clock = clock  # times the delay and the query log (a harness on a fake clock passes the same one)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
@@ -134,9 +134,9 @@ class PrimaryDatabase:
     @contextmanager
     def _query(self, kind: str, user_id: int) -> Iterator[None]:
         half_delay = self.delay_ms / 2000.0
-        start = time.perf_counter()
+        start = self.clock.now()
         if half_delay:
-            time.sleep(half_delay)  # the request travelling to the database
+            self.clock.sleep(half_delay)  # the request travelling to the database
         failed = False
         self._lock.acquire()
         try:
@@ -151,10 +151,10 @@ class PrimaryDatabase:
         finally:
             self._lock.release()
             if failed:
-                self.query_log.append(QueryRecord(start, time.perf_counter(), kind, user_id, failed=True))
+                self.query_log.append(QueryRecord(start, self.clock.now(), kind, user_id, failed=True))
         if half_delay:
-            time.sleep(half_delay)  # the answer travelling back
-        self.query_log.append(QueryRecord(start, time.perf_counter(), kind, user_id))
+            self.clock.sleep(half_delay)  # the answer travelling back
+        self.query_log.append(QueryRecord(start, self.clock.now(), kind, user_id))
 
 
 def _seed_rows(users: int, seed: int) -> list[tuple]:

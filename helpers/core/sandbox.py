@@ -2,8 +2,11 @@
 
 Used for what fakeredis cannot do (eviction, OOM errors, INFO, OBJECT FREQ, expired events) and by
 the test suite's real-Redis pass. The server keeps nothing on disk, listens on 127.0.0.1 only, and
-is stopped when the ``with`` block ends, when ``stop()`` is called, when the object is garbage
-collected, when Python exits, and (on Linux) when the process that started it dies, even by SIGKILL.
+requires a random per-server secret (``requirepass``, kept in a config file in the server's 0700 directory,
+never on the command line that ``ps`` shows every user), so on a shared host (JupyterHub) no other user can
+connect to it: only ``url`` and ``client()`` carry it. It is stopped when the ``with`` block ends, when
+``stop()`` is called, when the object is garbage collected, when Python exits, and (on Linux) when the
+process that started it dies, even by SIGKILL.
 
 Command line, for running another command against a fresh server::
 
@@ -19,6 +22,7 @@ import ctypes
 import importlib.util
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -108,6 +112,7 @@ class SandboxRedis:
         startup_timeout: float = 10.0,
     ) -> None:
         self.config = {str(k): str(v) for k, v in (config or {}).items()}
+        self.config.setdefault("requirepass", secrets.token_hex(24))  # '' opts out (no password)
         self.binary = binary
         self.startup_timeout = startup_timeout
         self.port: int | None = None
@@ -198,9 +203,13 @@ class SandboxRedis:
     def _launch(self) -> None:
         assert self.binary is not None
         self.port = _free_port()
-        self._directory = tempfile.mkdtemp(prefix=DIR_PREFIX)
+        self._directory = tempfile.mkdtemp(prefix=DIR_PREFIX)  # mode 0700: its owner's only
+        secret_file = os.path.join(self._directory, "secret.conf")
+        with open(os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(f"requirepass {self._password}\n" if self._password else "")
         args = [
             self.binary,
+            secret_file,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--protected-mode", "yes",
@@ -211,7 +220,8 @@ class SandboxRedis:
             "--logfile", os.path.join(self._directory, "redis.log"),
         ]  # fmt: skip
         for name, value in self.config.items():
-            args += [f"--{name}", value]
+            if name != "requirepass":  # in secret_file
+                args += [f"--{name}", value]
         on_main_thread = threading.current_thread() is threading.main_thread()
         self._process = subprocess.Popen(
             args,

@@ -4,8 +4,9 @@ A checker is a function decorated with ``@checker("00.1")`` that exercises the l
 calls ``expect(condition, problem, hint)`` for each requirement. Whatever happens, it returns a
 ``CheckResult`` whose text is the same on every run (no timings), so notebooks can store it.
 
-Checkers that need only the core helpers live here; a topic's checker lives beside its topic's
-helpers (for example the stampede checker in the stampede module).
+This module is the framework only: notebook NN's checkers live in ``helpers/exercises/nbNN_<topic>.py``
+with ids ``NN.1``, ``NN.2`` ... in the order of the notebook's exercises (``tests/test_exercises.py``
+checks that each check cell calls its own notebook's checker).
 """
 
 from __future__ import annotations

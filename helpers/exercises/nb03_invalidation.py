@@ -1,4 +1,4 @@
-"""Notebook 03's checker: an invalidating ``rename_user``, alone and raced by a reader (a real replay)."""
+"""Notebook 03's checker: an invalidating ``rename_user``, alone and raced by a reader (a real interleaving)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import redis
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import PrimaryDatabase
 from helpers.exercises.framework import checker, expect
-from helpers.harness.interleaving import CACHE, DATABASE, ScheduleError, replay, user_in_key
+from helpers.harness.interleaving import CACHE, DATABASE, ScheduleError, interleave, user_in_key
 
 # -- 03 · the exercise checker ---------------------------------------------------------------------------
 RENAME_USER = 11  # the users the checker renames (well away from the ones the notebook's races use)
@@ -53,7 +53,7 @@ def check_rename_user(rename_user: Callable[..., dict], cache: redis.Redis, db: 
     cache.delete(race_key, race_name_key)
     renamed_to = "Barbara Liskov" if db.get_user(RENAME_RACE_USER)["name"] != "Barbara Liskov" else "Radia Perlman"
     try:
-        raced = replay(
+        raced = interleave(
             cache,
             db,
             actors={
@@ -72,18 +72,18 @@ def check_rename_user(rename_user: Callable[..., dict], cache: redis.Redis, db: 
         cache.delete(user_key, name_key)
     expect(
         raced is not None,
-        "in the race replay, rename_user used neither the `cache` nor the `db` it was given.",
+        "in the race interleaving, rename_user used neither the `cache` nor the `db` it was given.",
         "Use the function's arguments (cache, db), not the globals r and db: each thread has its own connection.",
     )
     mine = [step for step in raced.steps if step.actor == "renamer"]
     expect(
         any(step.target == DATABASE for step in mine),
-        "in the race replay, rename_user never used the `db` it was given.",
+        "in the race interleaving, rename_user never used the `db` it was given.",
         "Use the function's `db` argument, not a global database object.",
     )
     expect(
         any(step.target == CACHE for step in mine),
-        "in the race replay, rename_user sent nothing through the `cache` connection it was given.",
+        "in the race interleaving, rename_user sent nothing through the `cache` connection it was given.",
         "Use the function's `cache` argument, not the global `r`: each thread has its own connection.",
     )
     name_left = cache.get(race_name_key)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from helpers.core.errors import is_whole
 from helpers.core.workloads import zipf_requests
 from helpers.exercises.framework import checker, expect
 from helpers.harness.bulk_replay import calibrate_maxmemory, replay_cache_aside
@@ -39,7 +40,7 @@ def check_eviction_choice(choose_eviction: Callable[[], tuple[str, int]], lab: E
         f"Pick one of: {', '.join(POLICIES)}.",
     )
     expect(
-        isinstance(cache_items, int) and not isinstance(cache_items, bool) and cache_items >= 1,
+        is_whole(cache_items, minimum=1),
         f"cache_items must be a whole number of items, got {cache_items!r}.",
         "Give the cache size as a number of items, such as 1000.",
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -14,10 +16,14 @@ from helpers.core.primary_db import PrimaryDatabase
 from helpers.exercises.framework import checker, expect
 from helpers.harness.herd import Herd, Read
 from helpers.harness.herd_results import HerdResult
+from helpers.harness.intercept import Command, CommandHook, intercept
 
 # -- 05 · Your turn: a lock-protected fill -----------------------------------------------------------
 EXERCISE_TTL_MS = 10_000
-CRASHED_LOCK_TTL_MS = 300  # the lock a crashed holder left behind expires after this long
+CRASHED_LOCK_TTL_MS = 1000  # a crashed holder's lock: long enough for a loaded machine to start every client
+CRASHED_TOKEN = "crashed-holder"
+HERD_ATTEMPTS = 3  # herds run before a machine too busy to test a situation is reported (never passed)
+EXPIRY_SLACK_MS = 2  # Redis expires a key within about a millisecond of its TTL
 EXERCISE_USER = 7
 
 LockProtectedFill = Callable[[redis.Redis, str, Callable[[], object], int], object]
@@ -36,27 +42,35 @@ def check_lock_protected_fill(
     key = keys.key("exercise", "report")
     lock_key = key + ":lock"
     computed: list[dict] = []  # list.append is atomic: safe from many threads
+    computed_when: list[float] = []  # time.perf_counter() of each computation
 
     def compute() -> dict:
         value = {"user": db.get_user(EXERCISE_USER), "computed_at": time.time()}
         computed.append(value)
+        computed_when.append(time.perf_counter())
         return value
+
+    locks = _LockWatch(lock_key, fair_ttl_s=max(0.1, 3 * db.delay_ms / 1000.0))
 
     def call(conn: redis.Redis) -> object:
         return get_or_compute(conn, key, compute, EXERCISE_TTL_MS)
+
+    def herd_call(conn: redis.Redis) -> object:  # only the herd's own connections are watched, never `cache`
+        return call(locks.watch(conn))
+
+    def expired_key_herd() -> HerdResult:
+        cache.delete(key)
+        computed.clear()
+        locks.taken.clear()
+        return herd.run(herd_call, reads_per_client=1, keep_values=True)
 
     cache.delete(key, lock_key)
     try:
         _check_one_caller(call, cache, key, lock_key, computed)
         herd = Herd(cache, db, clients=clients, think_ms=5.0, life_ms=0.0, window_ms=500.0, timeout_s=3.0, seed=5)
-        cache.delete(key)
-        computed.clear()
-        _check_herd(herd.run(call, reads_per_client=1, keep_values=True), computed, "an expired key", clients)
-        cache.delete(key)
-        cache.set(lock_key, "crashed-holder", px=CRASHED_LOCK_TTL_MS)
-        computed.clear()
-        crashed = herd.run(call, reads_per_client=1, keep_values=True)
-        _check_herd(crashed, computed, "a lock left by a crashed holder", clients)
+        expired = _run_until_fair(expired_key_herd, lambda: locks.stalled_holder(len(computed)), "an expired key")
+        _check_herd(expired, computed, "an expired key", clients)
+        _check_crashed_holder(herd, herd_call, cache, (key, lock_key), (computed, computed_when), locks, clients)
         _check_own_lock_only(get_or_compute, cache, db, key, lock_key)
     finally:
         cache.delete(key, lock_key)
@@ -145,6 +159,136 @@ def _check_herd(result: HerdResult, computed: list[dict], situation: str, client
         "computed value.",
         "Every caller returns the value: the one it computed, or json.loads of the one it found cached.",
     )
+
+
+def _check_crashed_holder(
+    herd: Herd,
+    call: Read,
+    cache: redis.Redis,
+    keys: tuple[str, str],
+    computations: tuple[list[dict], list[float]],
+    locks: _LockWatch,
+    clients: int,
+) -> None:
+    """A herd released just after a crashed holder's lock was set: everyone waits for its TTL, then one computes.
+
+    The lock is set inside the herd's priming, right before the release. A run in which some client's
+    first try for the lock got its reply only after the lock's TTL (a machine too busy to start the herd in
+    time) did not test the situation: a solution that never retries the lock would pass it. Such a run
+    is run again (see ``_run_until_fair``).
+    """
+    situation = "a lock left by a crashed holder"
+    (key, lock_key), (computed, computed_when) = keys, computations
+    locked_at: list[float] = []  # time.perf_counter() just before the crashed lock was set
+
+    def crashed_holder_prime(life_ms: float) -> None:
+        cache.delete(key)  # the value expired ...
+        locked_at.append(time.perf_counter())
+        cache.set(lock_key, CRASHED_TOKEN, px=CRASHED_LOCK_TTL_MS)  # ... and its recomputer died holding the lock
+
+    def crashed_holder_herd() -> HerdResult:
+        for record in (computed, computed_when, locked_at, locks.taken, locks.first_tries):
+            record.clear()
+        return herd.run(call, prime=crashed_holder_prime, reads_per_client=1, keep_values=True)
+
+    def unfair() -> str | None:
+        expired_at = locked_at[0] + CRASHED_LOCK_TTL_MS / 1000.0  # the earliest the crashed lock can expire
+        late = sum(replied >= expired_at for replied in locks.first_tries.values())
+        if late:
+            return f"{late} of {clients} clients first tried the lock after its {CRASHED_LOCK_TTL_MS} ms TTL"
+        return locks.stalled_holder(len(computed))
+
+    result = _run_until_fair(crashed_holder_herd, unfair, situation)
+    _check_herd(result, computed, situation, clients)
+    waited_ms = (computed_when[0] - locked_at[0]) * 1000.0
+    expect(
+        waited_ms >= CRASHED_LOCK_TTL_MS - EXPIRY_SLACK_MS,
+        f"with {situation}, compute() ran {waited_ms:.0f} ms after the lock was set, before its "
+        f"{CRASHED_LOCK_TTL_MS} ms TTL ran out: the lock did not keep anyone out.",
+        "Compute only after your own SET lock_key token NX PX succeeded.",
+    )
+
+
+def _run_until_fair(run: Callable[[], HerdResult], unfair: Callable[[], str | None], situation: str) -> HerdResult:
+    """Run a herd until a run really tested ``situation`` (``unfair()`` says why one did not); never pass on one.
+
+    A machine can stall a thread for longer than a lock's TTL. Such a run is run again, and if all
+    ``HERD_ATTEMPTS`` runs are unfair the check fails and says the machine was too busy.
+    """
+    reason = None
+    for _attempt in range(HERD_ATTEMPTS):
+        result = run()
+        reason = unfair()
+        if reason is None:
+            return result
+    expect(
+        False,
+        f"the machine was too busy to test {situation}: in {HERD_ATTEMPTS} herds, {reason}.",
+        "This says nothing about your function: run the check again when the machine is less busy.",
+    )
+    raise AssertionError("unreachable: expect(False, ...) raises")
+
+
+class _LockWatch:
+    """Notes the tries for the lock (``SET lock_key ... NX``) of the connections it watches: when, how long."""
+
+    def __init__(self, lock_key: str, fair_ttl_s: float) -> None:
+        self.lock_key = lock_key
+        self.fair_ttl_s = fair_ttl_s
+        self.taken: list[tuple[float, float, float]] = []  # (sent, replied, TTL in s) of each lock taken
+        self.first_tries: dict[int, float] = {}  # connection id -> when its first try for the lock was replied
+
+    def watch(self, conn: redis.Redis) -> redis.Redis:
+        """``conn``, its tries for the lock noted by this watch (it is wrapped once)."""
+        if getattr(conn, "_lock_watch", None) is not self:  # a herd connection, new for every run
+            conn._lock_watch = self
+            intercept(conn, _LockTries(self, id(conn)))
+        return conn
+
+    def stalled_holder(self, computations: int) -> str | None:
+        """Why a herd with ``computations`` computations did not test the lock, or None if it did.
+
+        Two computations are the learner's fault unless the lock was taken again so late that the previous
+        holder's lock may have expired while it was still computing: a stalled machine, not a wrong lock (a
+        TTL shorter than ``fair_ttl_s``, too short for a computation, is the learner's).
+        """
+        if computations > 1 and any(
+            earlier[2] >= self.fair_ttl_s and later[1] - earlier[0] >= earlier[2]
+            for earlier, later in itertools.pairwise(sorted(self.taken))
+        ):
+            return "a lock holder was stalled past its lock's TTL, so another client took the lock and computed again"
+        return None
+
+
+class _LockTries(CommandHook):
+    """One connection's tries for the lock, noted in its ``_LockWatch``."""
+
+    def __init__(self, watch: _LockWatch, connection: int) -> None:
+        self.watch = watch
+        self.connection = connection
+
+    def around_command(self, command: Command, send: Callable[[], object]) -> object:
+        """Send the command; note it if it tried for the lock."""
+        sent = time.perf_counter()
+        reply = send()
+        replied = time.perf_counter()
+        words = [arg.upper() for arg in command.keys_and_values]
+        if command.name == "SET" and command.keys_and_values[:1] == [self.watch.lock_key] and "NX" in words:
+            self.watch.first_tries.setdefault(self.connection, replied)
+            if reply:
+                self.watch.taken.append((sent, replied, _expiry_s(words)))
+        return reply
+
+
+def _expiry_s(words: list[str]) -> float:
+    """The TTL a SET's arguments give, in seconds (infinite without EX or PX)."""
+    for option, seconds in (("PX", 0.001), ("EX", 1.0)):
+        if option in words[:-1]:
+            try:
+                return float(words[words.index(option) + 1]) * seconds
+            except ValueError:
+                return math.inf
+    return math.inf
 
 
 def _check_own_lock_only(

@@ -4,24 +4,29 @@ Each request is one EVALSHA of ``CACHE_ASIDE_SCRIPT``: GET the key, and on a mis
 ``value_bytes`` bytes, with a TTL). Running the logic inside Redis keeps the value off the network,
 and pipelining thousands of requests per round trip (over a plain socket, replies parsed with numpy)
 replays 200,000 requests in about a second. After each chunk a DBSIZE records how many keys are
-resident, so models can be given the same cache size. Against a ``SimulatedRedis`` the same replay
-runs in the simulator, at ``SIMULATED_REQUESTS_PER_S``.
+resident, so models can be given the same cache size.
+
+A client that offers the replay's two operations itself (``BulkReplayTarget``: ``replay_cache_aside`` and
+``read_repeatedly``), such as ``sim.simulated_redis.SimulatedRedis``, runs them; any other client is a
+real server, driven over a plain socket by ``PipelinedServer``.
 """
 
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import redis
 from numpy.typing import ArrayLike
 
-from helpers.core.errors import InvalidArgument
+from helpers.core.errors import InvalidArgument, require_whole
 from helpers.core.keys import KeySpace
-from helpers.sim.eviction_engine import OOM_MESSAGE
-from helpers.sim.simulated_redis import SimulatedRedis, estimate_key_bytes
+from helpers.sim.cache_models import hit_ratio
+from helpers.sim.simulated_redis import SimulatedRedis
 
 CACHE_ASIDE_SCRIPT = """\
 if redis.call('GET', KEYS[1]) then return 1 end
@@ -29,7 +34,6 @@ redis.call('SET', KEYS[1], string.rep('v', tonumber(ARGV[1])), 'PX', ARGV[2])
 return 0
 """
 READ_REPEATEDLY_SCRIPT = "for i = 1, tonumber(ARGV[1]) do redis.call('GET', KEYS[1]) end return 1"
-SIMULATED_REQUESTS_PER_S = 130_000  # about what the pipelined replay reaches on a laptop
 DEFAULT_VALUE_BYTES = 1024
 DEFAULT_TTL_MS = 3_600_000
 CHUNK = 1000  # requests per round trip
@@ -45,10 +49,8 @@ class ReplayResult:
     seconds: float  # duration of the replay (wall clock; the simulated clock for the simulator)
 
     def hit_ratio(self, warmup: int = 0) -> float:
-        """Share of hits among the requests after the first ``warmup``."""
-        if not 0 <= warmup < len(self.hits):
-            raise InvalidArgument(f"warmup must be from 0 to {len(self.hits) - 1}, got {warmup!r}.")
-        return float(self.hits[warmup:].mean())
+        """Share of hits among the requests after the first ``warmup`` (``sim.cache_models.hit_ratio``)."""
+        return hit_ratio(self.hits, warmup)
 
     def mean_resident(self, warmup: int = 0) -> float:
         """Average number of resident keys over the chunks that end after ``warmup`` requests."""
@@ -66,6 +68,26 @@ def item_key(keys: KeySpace, rank: int) -> str:
     return keys.key("item", f"{int(rank):06d}")
 
 
+@runtime_checkable
+class BulkReplayTarget(Protocol):
+    """What the replay asks of a server: the two operations it runs (``PipelinedServer`` does them on Redis)."""
+
+    def replay_cache_aside(
+        self, names: Sequence[str], *, value_bytes: int, ttl_ms: int, chunk: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """(hits, resident keys after each chunk, each request's server time in Unix s, seconds taken)."""
+        ...
+
+    def read_repeatedly(self, key: str, times: int) -> None:
+        """GET ``key`` ``times`` times, on the server."""
+        ...
+
+
+def bulk_target(client: redis.Redis | BulkReplayTarget) -> BulkReplayTarget:
+    """``client`` itself if it runs the replay's operations (the simulator does), else a ``PipelinedServer``."""
+    return client if isinstance(client, BulkReplayTarget) else PipelinedServer(client)
+
+
 def replay_cache_aside(
     client: redis.Redis | SimulatedRedis,
     ranks: ArrayLike,
@@ -78,12 +100,13 @@ def replay_cache_aside(
     ranks = np.asarray(ranks)
     if ranks.ndim != 1 or ranks.size == 0 or not np.issubdtype(ranks.dtype, np.integer) or ranks.min() < 0:
         raise InvalidArgument("ranks must be a non-empty 1-D array of item ids >= 0 (zipf_requests(...)).")
-    for name, amount in (("value_bytes", value_bytes), ("ttl_ms", ttl_ms)):
-        if isinstance(amount, bool) or not isinstance(amount, (int, np.integer)) or amount < 1:
-            raise InvalidArgument(f"{name} must be a whole number >= 1, got {amount!r}.")
-    if isinstance(client, SimulatedRedis):
-        return _replay_simulated(client, ranks, keys, int(value_bytes), int(ttl_ms))
-    return _replay_real(client, ranks, keys, int(value_bytes), int(ttl_ms))
+    value_bytes = require_whole("value_bytes", value_bytes, minimum=1)
+    ttl_ms = require_whole("ttl_ms", ttl_ms, minimum=1)
+    names = {rank: item_key(keys, rank) for rank in np.unique(ranks).tolist()}
+    replayed = bulk_target(client).replay_cache_aside(
+        [names[rank] for rank in ranks.tolist()], value_bytes=value_bytes, ttl_ms=ttl_ms, chunk=CHUNK
+    )
+    return ReplayResult(*replayed)
 
 
 def calibrate_maxmemory(
@@ -94,11 +117,10 @@ def calibrate_maxmemory(
     It replays ``capacity_keys`` distinct items with no limit, in chunks as large as a real replay's so the
     connection's buffers are counted as they will be, reads ``used_memory``, then deletes those items.
     """
-    if isinstance(capacity_keys, bool) or not isinstance(capacity_keys, (int, np.integer)) or capacity_keys < 1:
-        raise InvalidArgument(f"capacity_keys must be a whole number >= 1, got {capacity_keys!r}.")
+    capacity_keys = require_whole("capacity_keys", capacity_keys, minimum=1)
     if int(client.config_get("maxmemory")["maxmemory"]) != 0:
         raise InvalidArgument("calibrate_maxmemory needs maxmemory 0 (no limit) while it measures; restore it first.")
-    every_item = np.resize(np.arange(int(capacity_keys)), max(int(capacity_keys), 2 * CHUNK))  # full-size chunks
+    every_item = np.resize(np.arange(capacity_keys), max(capacity_keys, 2 * CHUNK))  # full-size chunks
     for _ in range(2):  # the first pass lets the server's buffers grow to their working size
         keys.cleanup(client)
         replay_cache_aside(client, every_item, keys, value_bytes=value_bytes)
@@ -110,14 +132,7 @@ def calibrate_maxmemory(
 
 def read_repeatedly(client: redis.Redis | SimulatedRedis, key: str, times: int) -> None:
     """GET ``key`` ``times`` times (inside Redis, in one script call), as that many cache hits would."""
-    if isinstance(times, bool) or not isinstance(times, (int, np.integer)) or times < 0:
-        raise InvalidArgument(f"times must be a whole number >= 0, got {times!r}.")
-    if isinstance(client, SimulatedRedis):
-        engine = client.engine
-        for _ in range(int(times)):
-            engine.read(key)
-        return
-    client.eval(READ_REPEATEDLY_SCRIPT, 1, key, int(times))
+    bulk_target(client).read_repeatedly(key, require_whole("times", times))
 
 
 # -- the real server ----------------------------------------------------------------------------
@@ -172,57 +187,42 @@ def _read_lines(sock: socket.socket, buffer: bytearray, lines: int) -> bytes:
     return data
 
 
-def _replay_real(client: redis.Redis, ranks: np.ndarray, keys: KeySpace, value_bytes: int, ttl_ms: int) -> ReplayResult:
-    sha = client.script_load(CACHE_ASIDE_SCRIPT)
-    commands = {
-        int(rank): _command("EVALSHA", sha, 1, item_key(keys, rank), value_bytes, ttl_ms) for rank in np.unique(ranks)
-    }
-    dbsize = _command("DBSIZE")
-    hits = np.empty(len(ranks), dtype=bool)
-    times = np.empty(len(ranks), dtype=float)
-    resident = []
-    seconds, micros = client.time()
-    server_start = int(seconds) + int(micros) / 1e6
-    sock = _open_socket(client)
-    start = time.perf_counter()
-    try:
-        ranked = ranks.tolist()
-        for first in range(0, len(ranked), CHUNK):
-            part = ranked[first : first + CHUNK]
-            sent = time.perf_counter()
-            sock.sendall(b"".join([commands[rank] for rank in part]) + dbsize)
-            data = _read_lines(sock, bytearray(), len(part) + 1)
-            done = time.perf_counter()
-            replies = np.frombuffer(data, dtype=np.uint8, count=4 * len(part)).reshape(-1, 4)
-            hits[first : first + len(part)] = replies[:, 1] == ord("1")
-            resident.append(int(data[4 * len(part) + 1 : -2]))
-            times[first : first + len(part)] = server_start + np.linspace(sent, done, len(part)) - start
-    finally:
-        sock.close()
-    return ReplayResult(hits, np.asarray(resident), times, time.perf_counter() - start)
+class PipelinedServer:
+    """A real server seen as a ``BulkReplayTarget``: the replay's operations as Lua, pipelined over a socket."""
 
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
 
-# -- the simulator ------------------------------------------------------------------------------
-def _replay_simulated(
-    client: SimulatedRedis, ranks: np.ndarray, keys: KeySpace, value_bytes: int, ttl_ms: int
-) -> ReplayResult:
-    engine = client.engine
-    value = "v" * value_bytes
-    names = {int(rank): item_key(keys, rank) for rank in np.unique(ranks)}
-    cost = estimate_key_bytes(next(iter(names.values())), value, has_ttl=True)
-    start_s = time.time()
-    times = start_s + np.arange(len(ranks)) / SIMULATED_REQUESTS_PER_S
-    hits = np.zeros(len(ranks), dtype=bool)
-    resident = []
-    for i, (rank, now_s) in enumerate(zip(ranks.tolist(), times.tolist(), strict=True)):
-        engine.now_ms = int(now_s * 1000)
-        name = names[rank]
-        if engine.read(name) is not None:
-            hits[i] = True
-        elif engine.perform_evictions():
-            engine.write(name, cost, expire_ms=engine.now_ms + ttl_ms, value=value)
-        else:
-            raise redis.exceptions.OutOfMemoryError(OOM_MESSAGE)
-        if (i + 1) % CHUNK == 0 or i + 1 == len(ranks):
-            resident.append(len(engine))
-    return ReplayResult(hits, np.asarray(resident), times, len(ranks) / SIMULATED_REQUESTS_PER_S)
+    def read_repeatedly(self, key: str, times: int) -> None:
+        """GET ``key`` ``times`` times inside Redis, in one script call."""
+        self.client.eval(READ_REPEATEDLY_SCRIPT, 1, key, times)
+
+    def replay_cache_aside(
+        self, names: Sequence[str], *, value_bytes: int, ttl_ms: int, chunk: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """One EVALSHA of ``CACHE_ASIDE_SCRIPT`` per name, ``chunk`` per round trip, each chunk ending in DBSIZE."""
+        client = self.client
+        sha = client.script_load(CACHE_ASIDE_SCRIPT)
+        commands = {name: _command("EVALSHA", sha, 1, name, value_bytes, ttl_ms) for name in set(names)}
+        dbsize = _command("DBSIZE")
+        hits = np.empty(len(names), dtype=bool)
+        times = np.empty(len(names), dtype=float)
+        resident = []
+        seconds, micros = client.time()
+        server_start = int(seconds) + int(micros) / 1e6
+        sock = _open_socket(client)
+        start = time.perf_counter()
+        try:
+            for first in range(0, len(names), chunk):
+                part = names[first : first + chunk]
+                sent = time.perf_counter()
+                sock.sendall(b"".join([commands[name] for name in part]) + dbsize)
+                data = _read_lines(sock, bytearray(), len(part) + 1)
+                done = time.perf_counter()
+                replies = np.frombuffer(data, dtype=np.uint8, count=4 * len(part)).reshape(-1, 4)
+                hits[first : first + len(part)] = replies[:, 1] == ord("1")
+                resident.append(int(data[4 * len(part) + 1 : -2]))
+                times[first : first + len(part)] = server_start + np.linspace(sent, done, len(part)) - start
+        finally:
+            sock.close()
+        return hits, np.asarray(resident), times, time.perf_counter() - start

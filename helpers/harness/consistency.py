@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,10 +24,12 @@ import redis
 
 from helpers.core.backend import new_connection
 from helpers.core.capabilities import capabilities
-from helpers.core.errors import InvalidArgument, require_non_negative, require_positive
+from helpers.core.clock import REAL_CLOCK, Clock
+from helpers.core.errors import InvalidArgument, require_non_negative, require_positive, require_whole
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import CITIES, PrimaryDatabase
 from helpers.core.workloads import zipf_requests
+from helpers.harness.intercept import Command, CommandHook, intercept
 from helpers.harness.rows import cached_row
 
 Read = Callable[[redis.Redis, PrimaryDatabase], dict]
@@ -51,8 +52,8 @@ def read_write_workload(
     n_ops: int, users: int, write_share: float, *, skew: float = 1.0, seed: int = 0
 ) -> list[Operation]:
     """``n_ops`` seeded operations on users 1..``users``: Zipf-popular reads, uniform writes of a new city."""
-    _require_count("n_ops", n_ops)
-    _require_count("users", users)
+    require_whole("n_ops", n_ops, minimum=1)
+    require_whole("users", users, minimum=1)
     _require_share("write_share", write_share)
     rng = np.random.default_rng(seed)
     readers = zipf_requests(users, skew, n_ops, seed) + 1
@@ -133,8 +134,11 @@ def measure(
     )
 
 
-class _CommandCounter:
-    """Counts SETs, and the entries set but never hit by a GET before they were replaced or deleted."""
+class _CommandCounter(CommandHook):
+    """Counts SETs, and the entries set but never hit by a GET before they were replaced or deleted.
+
+    It sees every command of the client it is attached to, those queued in pipelines and MULTI/EXEC too.
+    """
 
     def __init__(self) -> None:
         self.sets = 0
@@ -144,25 +148,19 @@ class _CommandCounter:
 
     def attach(self, client: redis.Redis) -> redis.Redis:
         """Record every command ``client`` sends from now on; return the same client."""
-        send = client.execute_command
+        return intercept(client, self)
 
-        def execute_command(*args, **options):
-            reply = send(*args, **options)
-            self._saw(str(args[0]).upper(), [str(a) for a in args[1:]], reply)
-            return reply
-
-        client.execute_command = execute_command
-        return client
-
-    def _saw(self, command: str, args: list[str], reply: object) -> None:
+    def saw(self, command: Command, reply: object) -> None:
+        """Count one command that got ``reply``."""
+        args = command.keys_and_values
         with self._lock:
-            if command == "GET" and reply is not None:
+            if command.name == "GET" and reply is not None:
                 self._unread.discard(args[0])
-            elif command == "SET":
+            elif command.name == "SET":
                 self.sets += 1
                 self.wasted += args[0] in self._unread
                 self._unread.add(args[0])
-            elif command in {"DEL", "UNLINK"}:
+            elif command.name in {"DEL", "UNLINK"}:
                 for key in args:
                     self.wasted += key in self._unread
                     self._unread.discard(key)
@@ -202,21 +200,23 @@ def stress(
     jitter_ms: float = 3.0,
     seed: int = 0,
     time_limit_s: float = 10.0,
+    clock: Clock = REAL_CLOCK,
 ) -> StressResult:
     """Run ``threads`` threads of seeded random reads and writes on ``users`` hot users, then check the cache.
 
     Every key under ``keys`` is deleted first. The threads start together at a barrier and stop after
-    ``ops_per_thread`` operations each, or at ``time_limit_s``, whichever comes first.
+    ``ops_per_thread`` operations each, or at ``time_limit_s`` on ``clock``, whichever comes first; the
+    database's jitter sleeps on the same clock.
     """
-    _require_count("users", users)
-    _require_count("threads", threads)
-    _require_count("ops_per_thread", ops_per_thread)
+    require_whole("users", users, minimum=1)
+    require_whole("threads", threads, minimum=1)
+    require_whole("ops_per_thread", ops_per_thread, minimum=1)
     require_non_negative("jitter_ms", jitter_ms)
     require_positive("time_limit_s", time_limit_s)
     _require_share("write_share", write_share)
     user_ids = list(range(1, users + 1))
     keys.cleanup(cache)
-    state = _StressState(time.monotonic() + time_limit_s)
+    state = _StressState(clock, clock.now() + time_limit_s)
     start = threading.Barrier(threads)
     workers = [
         threading.Thread(
@@ -256,7 +256,8 @@ def stress(
 
 
 class _StressState:
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, clock: Clock, deadline: float) -> None:
+        self.clock = clock
         self.deadline = deadline
         self.lock = threading.Lock()
         self.returned: dict[int, int] = {}  # user -> newest version whose write has returned
@@ -268,19 +269,19 @@ class _StressState:
 class _JitteryDatabase:
     """The primary database with a seeded random extra delay (0..jitter_ms) on the way back of each reply."""
 
-    def __init__(self, db: PrimaryDatabase, rng: random.Random, jitter_ms: float) -> None:
-        self._db, self._rng, self._jitter_s = db, rng, jitter_ms / 1000.0
+    def __init__(self, db: PrimaryDatabase, rng: random.Random, jitter_ms: float, clock: Clock) -> None:
+        self._db, self._rng, self._jitter_s, self._clock = db, rng, jitter_ms / 1000.0, clock
 
     def get_user(self, user_id: int) -> dict | None:
         """Read one user; the reply takes a little longer to come back."""
         row = self._db.get_user(user_id)
-        time.sleep(self._rng.uniform(0, self._jitter_s))
+        self._clock.sleep(self._rng.uniform(0, self._jitter_s))
         return row
 
     def update_user(self, user_id: int, **changes: str) -> dict:
         """Update one user; the reply takes a little longer to come back."""
         row = self._db.update_user(user_id, **changes)
-        time.sleep(self._rng.uniform(0, self._jitter_s))
+        self._clock.sleep(self._rng.uniform(0, self._jitter_s))
         return row
 
     def __getattr__(self, name: str):
@@ -288,11 +289,11 @@ class _JitteryDatabase:
 
 
 def _stress_worker(read, write, cache, db, state, start, *, rng, user_ids, ops, write_share, jitter_ms) -> None:
-    jittery = _JitteryDatabase(db, rng, jitter_ms)
+    jittery = _JitteryDatabase(db, rng, jitter_ms, state.clock)
     try:
         start.wait(timeout=30)
         for _ in range(ops):
-            if time.monotonic() > state.deadline:
+            if state.clock.now() > state.deadline:
                 state.timed_out = True
                 return
             user_id = rng.choice(user_ids)
@@ -313,11 +314,6 @@ def _stress_worker(read, write, cache, db, state, start, *, rng, user_ids, ops, 
             state.failures.append(exc)
     finally:
         cache.close()
-
-
-def _require_count(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidArgument(f"{name} must be a whole number >= 1, got {value!r}.")
 
 
 # -- tables -------------------------------------------------------------------------------------------

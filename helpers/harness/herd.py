@@ -15,11 +15,14 @@ deadlocks cannot hang the notebook: after ``timeout_s`` the herd's connections r
 command (raising ``HerdAborted``, which a learner's ``except Exception`` cannot swallow) and the result
 reports the clients that were stuck.
 
+Every moment, deadline and duration of a run is read from the herd's ``clock`` (``helpers.core.clock``;
+the real one by default), so a test can drive a herd on a ``FakeClock``; give the database the same clock.
+
 Conventions the harness relies on (the notebook follows them):
 
-- a cached value is a dict with a ``"computed_at"`` field (``time.time()`` when it was computed), so a
-  read can be classified as *stale*: it returned a value computed before the herd, after that value's
-  planned expiry;
+- a cached value is a dict with a ``"computed_at"`` field (``time.time()`` when it was computed; the
+  herd's clock's ``wall()`` on a fake clock), so a read can be classified as *stale*: it returned a value
+  computed before the herd, after that value's planned expiry;
 - ``prime(life_ms)`` stores that old value so it has ``life_ms`` left to live when the herd starts.
 """
 
@@ -28,16 +31,17 @@ from __future__ import annotations
 import gc
 import random
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
 import redis
 
 from helpers.core.backend import new_connection
-from helpers.core.errors import InvalidArgument, require_non_negative, require_positive
+from helpers.core.clock import REAL_CLOCK, Clock
+from helpers.core.errors import InvalidArgument, require_non_negative, require_positive, require_whole
 from helpers.core.primary_db import PrimaryDatabase
 from helpers.harness.herd_results import HerdResult, QuerySpan, ReadRecord, value_time
+from helpers.harness.intercept import Block, Command, CommandHook, intercept
 
 Read = Callable[[redis.Redis], object]
 MAX_CLIENTS = 500
@@ -68,28 +72,42 @@ def steady_first_gap(rng: random.Random, think_s: float) -> float:
             return wait
 
 
-class _Guard:
-    """Wraps the herd's connections: times their Redis commands, and refuses them once the run is aborted."""
+class _Guard(CommandHook):
+    """Watches the herd's connections: times their Redis commands, and refuses them once the run is aborted."""
 
-    def __init__(self, clients: int) -> None:
+    def __init__(self, clients: int, clock: Clock) -> None:
         self.aborted = threading.Event()
+        self.clock = clock
         self.redis_s = [0.0] * clients  # seconds each client has spent inside Redis commands so far
 
     def protect(self, client: redis.Redis, index: int) -> redis.Redis:
         """Make ``client`` time its commands for client ``index`` and raise HerdAborted once the herd is aborted."""
-        original = client.execute_command
+        return intercept(client, _ClientGuard(self, index))
 
-        def execute_command(*args, **options):
-            if self.aborted.is_set():
-                raise HerdAborted("the herd's deadline passed: this client was stopped")
-            start = time.perf_counter()
-            try:
-                return original(*args, **options)
-            finally:
-                self.redis_s[index] += time.perf_counter() - start
 
-        client.execute_command = execute_command  # instance attribute: only this herd's client
-        return client
+class _ClientGuard(CommandHook):
+    """The guard as one client's connection sees it: every command and every block is timed and can be refused."""
+
+    def __init__(self, guard: _Guard, index: int) -> None:
+        self.guard = guard
+        self.index = index
+
+    def around_command(self, command: Command, send: Callable[[], object]) -> object:
+        """Refuse the command after the deadline; otherwise run it and add its time to this client's."""
+        return self._timed(send)
+
+    def around_block(self, block: Block, send: Callable[[], list]) -> list:
+        """The same for a whole pipeline or MULTI/EXEC block."""
+        return self._timed(send)
+
+    def _timed(self, send: Callable[[], object]):
+        if self.guard.aborted.is_set():
+            raise HerdAborted("the herd's deadline passed: this client was stopped")
+        start = self.guard.clock.now()
+        try:
+            return send()
+        finally:
+            self.guard.redis_s[self.index] += self.guard.clock.now() - start
 
 
 class Herd:
@@ -106,9 +124,9 @@ class Herd:
         window_ms: float = 500.0,
         timeout_s: float = 3.0,
         seed: int = 0,
+        clock: Clock = REAL_CLOCK,
     ) -> None:
-        if isinstance(clients, bool) or not isinstance(clients, int) or not 1 <= clients <= MAX_CLIENTS:
-            raise InvalidArgument(f"clients must be a whole number from 1 to {MAX_CLIENTS}, got {clients!r}.")
+        require_whole("clients", clients, minimum=1, maximum=MAX_CLIENTS)
         if not isinstance(client, redis.Redis):
             raise InvalidArgument(f"client must be the notebook's Redis client (r), got {type(client).__name__}.")
         if not isinstance(db, PrimaryDatabase):
@@ -121,6 +139,7 @@ class Herd:
         self.window_ms = require_positive("window_ms", window_ms)
         self.timeout_s = require_positive("timeout_s", timeout_s)
         self.seed = seed
+        self.clock = clock
         _require_expiry_inside(self.life_ms, self.window_ms)
 
     @property
@@ -152,10 +171,8 @@ class Herd:
         life_ms = require_non_negative("life_ms", self.life_ms if life_ms is None else life_ms)
         window_ms = require_positive("window_ms", self.window_ms if window_ms is None else window_ms)
         _require_expiry_inside(life_ms, window_ms)
-        if reads_per_client is not None and (
-            isinstance(reads_per_client, bool) or not isinstance(reads_per_client, int) or reads_per_client < 1
-        ):
-            raise InvalidArgument(f"reads_per_client must be a whole number >= 1, got {reads_per_client!r}.")
+        if reads_per_client is not None:
+            require_whole("reads_per_client", reads_per_client, minimum=1)
         one_run = _Run(
             self,
             self._readers(read),
@@ -227,7 +244,8 @@ class _Run:
         self.window_s = window_s
         self.reads_per_client = reads_per_client
         self.keep_values = keep_values
-        self.guard = _Guard(herd.clients)
+        self.clock = herd.clock
+        self.guard = _Guard(herd.clients, herd.clock)
         self.moment: dict[str, float] = {}  # release, reads_before; when primed also the expiry bounds
         self.prime_failed: list[BaseException] = []
         self.start_timeout = herd.timeout_s + 5.0  # starting many threads on a loaded machine takes a while
@@ -242,16 +260,16 @@ class _Run:
         """Runs once, when every client waits at the barrier: prime the key, then note the release time."""
         if self.prime is not None:
             # Redis starts the TTL when it runs the SET, somewhere inside prime(): bracket that moment.
-            self.moment["earliest_expiry"] = time.perf_counter() + self.life_s
+            self.moment["earliest_expiry"] = self.clock.now() + self.life_s
             try:
                 self.prime(self.life_s * 1000.0)
             except BaseException as exc:
                 self.prime_failed.append(exc)
                 raise
-            self.moment["primed_epoch"] = time.time()
-            self.moment["expires_at"] = time.perf_counter() + self.life_s  # the latest it can expire
+            self.moment["primed_epoch"] = self.clock.wall()
+            self.moment["expires_at"] = self.clock.now() + self.life_s  # the latest it can expire
         self.moment["reads_before"] = self.herd.db.reads  # what prime read is not part of the herd
-        self.moment["release"] = time.perf_counter()
+        self.moment["release"] = self.clock.now()
 
     def _client_loop(self, index: int, conn: redis.Redis, reader: Read) -> None:
         rng = random.Random(self.herd.seed * 100_003 + index)
@@ -265,11 +283,11 @@ class _Run:
         # machine that ran few reads in the window still tests the expiry (bounded by the timeout).
         after_expiry = self.moment.get("expires_at", -1.0) + EXPIRY_GRACE_S
         last_chance = deadline + self.herd.timeout_s / 2
-        time.sleep(steady_first_gap(rng, self.think_s))  # clients do not all read at the same instant
+        self.clock.sleep(steady_first_gap(rng, self.think_s))  # clients do not all read at the same instant
         done = 0
         read_after_expiry = False
-        while time.perf_counter() < (deadline if read_after_expiry else last_chance):
-            start = time.perf_counter()
+        while self.clock.now() < (deadline if read_after_expiry else last_chance):
+            start = self.clock.now()
             in_redis_before = self.guard.redis_s[index]
             read_after_expiry = read_after_expiry or start >= after_expiry
             value, error = None, None
@@ -281,14 +299,14 @@ class _Run:
                 error = type(exc).__name__
             kept = value if self.keep_values else None
             in_redis = self.guard.redis_s[index] - in_redis_before
-            self.raw.append((index, start, time.perf_counter(), in_redis, kept, value_time(value), error))
+            self.raw.append((index, start, self.clock.now(), in_redis, kept, value_time(value), error))
             done += 1
             if self.reads_per_client is not None and done >= self.reads_per_client:
                 return
             pause = self.think_s * rng.uniform(0.5, 1.5)
-            if read_after_expiry and time.perf_counter() + pause >= deadline:
+            if read_after_expiry and self.clock.now() + pause >= deadline:
                 return  # the next read would start after the window: stop now rather than sleep
-            time.sleep(pause)
+            self.clock.sleep(pause)
 
     def release_and_wait(self) -> None:
         """Start the clients, release them together, wait for them (or stop the stuck ones), count queries."""
@@ -315,12 +333,12 @@ class _Run:
             raise
         hard_deadline = self.moment["release"] + self.window_s + self.herd.timeout_s
         for thread in threads:
-            thread.join(timeout=max(0.0, hard_deadline - time.perf_counter()))
+            self.clock.wait_for(lambda t=thread: not t.is_alive(), hard_deadline - self.clock.now(), thread.join)
         stuck = [i for i, thread in enumerate(threads) if thread.is_alive()]
         if stuck:
             self.guard.aborted.set()  # their next Redis command raises HerdAborted
             for i in stuck:
-                threads[i].join(timeout=0.5)
+                threads[i].join(timeout=0.5)  # real time: the stopped thread only has to reach its next command
         self.hung = len(stuck)
         for thread, conn in zip(threads, connections, strict=True):
             if not thread.is_alive():

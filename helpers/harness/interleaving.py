@@ -1,16 +1,18 @@
-"""Replay a race between threads in one fixed order, so the same interleaving happens on every run.
+"""Interleave a race between threads in one fixed order, so the same interleaving happens on every run.
 
 Each actor is a function ``actor(cache, db)`` run on its own thread with its own Redis connection.
 Every Redis command it sends (a MULTI/EXEC block counts as one) and every database query it makes is
 one *operation*, and an operation only runs when the schedule gives that actor the turn::
 
-    replay(r, db, actors={"reader": ..., "writer": ...},
-           schedule=["reader", "reader", "writer*", "reader"], watch=key)
+    interleave(r, db, actors={"reader": ..., "writer": ...},
+               schedule=["reader", "reader", "writer*", "reader"], watch=key)
 
 ``"writer"`` is one operation of the writer; ``"writer*"`` lets the writer run until it finishes.
 Operations never overlap and their order is the schedule's, whatever the machine's load, so a
 race that needs bad luck in production happens every time here. Threads wait on a condition
-variable, never on a sleep. The result lists every step and the cache and database at the end.
+variable, never on a sleep; how long the coordinator waits for a turn (``turn_timeout_s``) is measured on
+the ``clock`` it is given (``helpers.core.clock``, the real one by default). The result, an
+``Interleaving``, lists every step and the cache and database at the end.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import redis
 from redis.exceptions import NoScriptError, WatchError
 
 from helpers.core.backend import new_connection
-from helpers.core.errors import FriendlyError, InvalidArgument
+from helpers.core.clock import REAL_CLOCK, Clock
+from helpers.core.errors import FriendlyError, InvalidArgument, require_positive
 from helpers.core.primary_db import PrimaryDatabase
+from helpers.harness.intercept import Block, Command, CommandHook, intercept
 from helpers.harness.rows import cached_row, command_text, reply_renderer, row_label
 
 TURN_TIMEOUT_S = 20.0  # generous: a loaded 2-core machine can stall a thread for seconds
@@ -41,9 +45,9 @@ class ScheduleError(FriendlyError):
 
 @dataclass(frozen=True)
 class Step:
-    """One operation of a replay: who did what to which side, what came back, and the cache after it."""
+    """One operation of an interleaving: who did what to which side, what came back, and the cache after it."""
 
-    index: int  # 1-based position in the replay
+    index: int  # 1-based position in the interleaving
     actor: str
     target: str  # "cache" or "database"
     command: str  # e.g. "GET user:42", "UPDATE user 42 SET city=Osaka"
@@ -55,7 +59,7 @@ class Step:
 
 
 @dataclass
-class Replay:
+class Interleaving:
     """What happened: the steps in order, each actor's return value, and the final cache and database rows."""
 
     steps: list[Step]
@@ -91,7 +95,7 @@ class Replay:
         return "\n".join([*(str(step) for step in self.steps), self.verdict])
 
 
-def replay(
+def interleave(
     cache: redis.Redis,
     db: PrimaryDatabase,
     actors: Mapping[str, Actor],
@@ -100,15 +104,19 @@ def replay(
     watch: str,
     label: Callable[[dict], str] = row_label,
     user_id: int | None = None,
-) -> Replay:
+    clock: Clock = REAL_CLOCK,
+    turn_timeout_s: float = TURN_TIMEOUT_S,
+) -> Interleaving:
     """Run ``actors`` on their own threads and connections, one operation at a time, in ``schedule`` order.
 
     ``watch`` is the cache key the race is about: its content is recorded after every step, and the
     result compares it with the database row of ``user_id`` (by default, the number the key ends with).
-    ``label`` names a row in the steps (default: city and version, 'Lisbon v1').
+    ``label`` names a row in the steps (default: city and version, 'Lisbon v1'). An operation that takes
+    longer than ``turn_timeout_s`` on ``clock`` ends the interleaving with a ``ScheduleError``.
     """
     _validate(actors, schedule, watch)
-    turns = _Turns(list(actors))
+    require_positive("turn_timeout_s", turn_timeout_s)
+    turns = _Turns(list(actors), clock, turn_timeout_s)
     observer = new_connection(cache)
 
     def describe_cache() -> str:
@@ -121,7 +129,7 @@ def replay(
     threads = []
     clients = []
     for name, actor in actors.items():
-        client = _gated_client(new_connection(cache), name, recorder)
+        client = intercept(new_connection(cache), _Gate(name, recorder))
         clients.append(client)
         gated_db = _GatedDatabase(db, name, recorder)
         threads.append(
@@ -143,7 +151,7 @@ def replay(
         _raise_actor_failure(failures)
         raise
     finally:
-        turns.abort()  # releases any actor still waiting, so no thread outlives the replay
+        turns.abort()  # releases any actor still waiting, so no thread outlives the interleaving
         _join(threads)
         for client in clients:
             client.close()
@@ -154,19 +162,21 @@ def replay(
     finally:
         observer.close()
     database_row = db.get_user(target_user) if target_user is not None else None
-    return Replay(turns.steps, returned, final_cache, database_row, watch, label)
+    return Interleaving(turns.steps, returned, final_cache, database_row, watch, label)
 
 
 # -- scheduling ---------------------------------------------------------------------------------------
 class _Aborted(BaseException):
-    """Raised inside an actor's thread when the replay ends without giving it its turn."""
+    """Raised inside an actor's thread when the interleaving ends without giving it its turn."""
 
 
 class _Turns:
     """Whose turn it is, guarded by one condition variable; the coordinator hands turns out one at a time."""
 
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, names: list[str], clock: Clock = REAL_CLOCK, timeout_s: float = TURN_TIMEOUT_S) -> None:
         self.names = names
+        self.clock = clock
+        self.timeout_s = timeout_s
         self.cond = threading.Condition()
         self.turn: str | None = None
         self.finished: set[str] = set()
@@ -175,12 +185,16 @@ class _Turns:
         self.steps: list[Step] = []
         self.aborted = False
 
+    def wait_for(self, ready: Callable[[], bool]) -> bool:
+        """With the condition held: wait until ``ready()``, at most the turn timeout on the clock."""
+        return self.clock.wait_for(ready, self.timeout_s, self.cond.wait)
+
     def wait_for_turn(self, actor: str, operation: str) -> None:
-        """Block ``actor`` until the schedule gives it the turn for ``operation`` (or the replay aborts)."""
+        """Block ``actor`` until the schedule gives it the turn for ``operation`` (or the interleaving aborts)."""
         with self.cond:
             self.waiting[actor] = operation
             self.cond.notify_all()
-            got = self.cond.wait_for(lambda: self.turn == actor or self.aborted, TURN_TIMEOUT_S)
+            got = self.wait_for(lambda: self.turn == actor or self.aborted)
             self.waiting.pop(actor, None)
             if self.aborted or not got:
                 raise _Aborted()
@@ -201,7 +215,7 @@ class _Turns:
             self.cond.notify_all()
 
     def abort(self) -> None:
-        """Stop the replay: every waiting actor is released with an abort."""
+        """Stop the interleaving: every waiting actor is released with an abort."""
         with self.cond:
             self.aborted = True
             self.cond.notify_all()
@@ -222,7 +236,7 @@ def _drive(turns: _Turns, schedule: Sequence[str]) -> None:
                     )
                 turns.turn = name
                 turns.cond.notify_all()
-                took = turns.cond.wait_for(lambda n=name: turns.turn is None or n in turns.finished, TURN_TIMEOUT_S)
+                took = turns.wait_for(lambda n=name: turns.turn is None or n in turns.finished)
                 if not took:
                     raise ScheduleError(f"{name} did not finish operation {turns.done_ops[name] + 1} in time.")
                 if turns.turn is not None:  # the actor finished without using its turn
@@ -236,9 +250,7 @@ def _drive(turns: _Turns, schedule: Sequence[str]) -> None:
             if not to_the_end:
                 break
     with turns.cond:
-        settled = turns.cond.wait_for(
-            lambda: all(n in turns.finished or n in turns.waiting for n in turns.names), TURN_TIMEOUT_S
-        )
+        settled = turns.wait_for(lambda: all(n in turns.finished or n in turns.waiting for n in turns.names))
         left = {n: op for n, op in turns.waiting.items() if n not in turns.finished}
         if not settled or left:
             detail = ", ".join(f"{n} still wanted to run {op!r}" for n, op in left.items()) or "an actor did not finish"
@@ -250,7 +262,7 @@ def _run_actor(actor, name, client, db, turns, returned, failures) -> None:
         returned[name] = actor(client, db)
     except _Aborted:
         pass
-    except BaseException as exc:  # reported by replay() in the caller's thread
+    except BaseException as exc:  # reported by interleave() in the caller's thread
         failures[name] = exc
     finally:
         turns.finish(name)
@@ -268,7 +280,7 @@ def _raise_actor_failure(failures: dict[str, BaseException]) -> None:
 
 def _validate(actors: Mapping[str, Actor], schedule: Sequence[str], watch: str) -> None:
     if not actors:
-        raise InvalidArgument("replay() needs at least one actor, e.g. actors={'reader': ...}.")
+        raise InvalidArgument("interleave() needs at least one actor, e.g. actors={'reader': ...}.")
     for name, actor in actors.items():
         if not isinstance(name, str) or not name or name.endswith("*"):
             raise InvalidArgument(f"actor names must be non-empty strings not ending in '*', got {name!r}.")
@@ -315,49 +327,27 @@ class _Recorder:
         self.turns.end_turn(actor, step)
 
 
-def _gated_client(client: redis.Redis, actor: str, recorder: _Recorder) -> redis.Redis:
-    """``client`` with every command (and every MULTI/EXEC block) waiting for ``actor``'s turn."""
-    send = client.execute_command
+class _Gate(CommandHook):
+    """Each command (and each MULTI/EXEC block, as one) of ``actor``'s client waits for its turn and is a step."""
 
-    def execute_command(*args, **options):
-        name = str(args[0]).upper()
-        if name.split()[0] in _NOT_STEPS:
-            return send(*args, **options)
-        return recorder.run(
-            actor,
-            CACHE,
-            command_text(args, recorder.label),
-            lambda: send(*args, **options),
-            reply_renderer(args, recorder.label),
+    def __init__(self, actor: str, recorder: _Recorder) -> None:
+        self.actor = actor
+        self.recorder = recorder
+
+    def around_command(self, command: Command, send: Callable[[], object]) -> object:
+        """Run the command in the actor's turn and record it (redis-py's own SCRIPT plumbing is no step)."""
+        if command.name.split()[0] in _NOT_STEPS:
+            return send()
+        label = self.recorder.label
+        return self.recorder.run(
+            self.actor, CACHE, command_text(command.args, label), send, reply_renderer(command.args, label)
         )
 
-    make_pipeline = client.pipeline
-
-    def pipeline(*args, **kwargs):
-        pipe = make_pipeline(*args, **kwargs)
-        immediate, execute = pipe.immediate_execute_command, pipe.execute
-
-        def immediate_execute_command(*cmd, **options):
-            return recorder.run(
-                actor,
-                CACHE,
-                command_text(cmd, recorder.label),
-                lambda: immediate(*cmd, **options),
-                reply_renderer(cmd, recorder.label),
-            )
-
-        def execute_block(raise_on_error: bool = True):
-            queued = [command_text(cmd, recorder.label) for cmd, _options in pipe.command_stack]
-            text = "MULTI " + "; ".join(queued) + " EXEC" if queued else "EXEC"
-            return recorder.run(actor, CACHE, text, lambda: execute(raise_on_error), lambda _result: "OK")
-
-        pipe.immediate_execute_command = immediate_execute_command
-        pipe.execute = execute_block
-        return pipe
-
-    client.execute_command = execute_command
-    client.pipeline = pipeline
-    return client
+    def around_block(self, block: Block, send: Callable[[], list]) -> list:
+        """Run the whole block in one turn of the actor, as one step."""
+        queued = [command_text(command.args, self.recorder.label) for command in block.commands]
+        text = "MULTI " + "; ".join(queued) + " EXEC" if queued else "EXEC"
+        return self.recorder.run(self.actor, CACHE, text, send, lambda _result: "OK")
 
 
 class _GatedDatabase:

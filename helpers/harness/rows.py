@@ -10,8 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import redis
 
-_KEY_PREFIX = re.compile(r"^rcp:[^:]+:")
-
+from helpers.core.keys import short_key
 
 _HEX_TOKEN = re.compile(r"^[0-9a-f]{16,}$")
 
@@ -54,7 +53,7 @@ def arg_text(arg: object, label: Callable[[dict], str]) -> str:
         return label(row)
     if _HEX_TOKEN.match(text):
         return "<token>"
-    text = _KEY_PREFIX.sub("", text)
+    text = short_key(text)
     return text if len(text) <= 24 else text[:21] + "..."
 
 

@@ -1,10 +1,11 @@
 """Replay a seeded schedule of requests in real time, so that real TTLs run out between them.
 
 A schedule is a list of ``Event`` (when, which key, read or update), built from independent Poisson
-streams, one per key (``poisson_events``). ``replay`` calls the notebook's own handler for each event at
+streams, one per key (``poisson_events``). ``replay_in_real_time`` calls the notebook's own handler for each event at
 its time and records what it returned and when it really ran: the caching code stays in the notebook,
 this module only keeps the clock. On a busy machine a replay can fall behind its schedule: it can then
-skip the events it reaches too late (``skip_late_s``), and it reports what it skipped and how late the rest ran.
+skip the events it reaches too late (``skip_late_s``), and it reports what it skipped and how late the rest ran
+(a ``TimedReplay``). Time is read from the ``clock`` it is given (``helpers.core.clock``, real by default).
 
 ``share_with_error`` turns per-request outcomes (hit or miss, stale or fresh) into a share with a
 standard error that respects that requests to the same key are not independent.
@@ -12,15 +13,16 @@ standard error that respects that requests to the same key are not independent.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import numpy as np
 
+from helpers.core.clock import REAL_CLOCK, Clock
 from helpers.core.errors import InvalidArgument, require_non_negative, require_positive
 from helpers.core.timing import LatencySummary, summarize
+from helpers.core.workloads import poisson_arrivals
 
 READ = "read"
 UPDATE = "update"
@@ -51,22 +53,20 @@ def poisson_events(
         raise InvalidArgument(
             f"update_rates needs one rate per key, like read_rates: got {len(update_rates)} for {len(read_rates)} keys."
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # one generator: each key's stream is drawn from it in turn
     events: list[Event] = []
     streams = [(READ, read_rates)] + ([(UPDATE, update_rates)] if update_rates is not None else [])
     for kind, rates in streams:
         for key, rate in enumerate(rates):
             require_non_negative(f"the {kind} rate of key {key}", rate)
-            # A Poisson stream over [0, D): a Poisson number of events, each uniform over the interval.
-            count = rng.poisson(rate * duration_s)
-            events.extend(Event(float(at), key, kind) for at in rng.uniform(0.0, duration_s, count))
+            events.extend(Event(float(at), key, kind) for at in poisson_arrivals(rate, duration_s, rng))
     events.sort(key=lambda event: (event.at_s, event.kind, event.key))
     return events
 
 
 @dataclass(frozen=True)
-class Replay(Generic[Result]):
-    """What a replay did: each event, what its handler returned (None if skipped), and when it really ran."""
+class TimedReplay(Generic[Result]):
+    """What a timed replay did: each event, what its handler returned (None if skipped), and when it really ran."""
 
     events: list[Event]
     results: list[Result | None]
@@ -85,35 +85,39 @@ class Replay(Generic[Result]):
         return summarize(np.maximum(self.ran_at_s[self.ran] - scheduled, 0.0) * 1000.0)
 
 
-def replay(
-    events: Sequence[Event], handle: Callable[[Event], Result], *, skip_late_s: float | None = None
-) -> Replay[Result]:
+def replay_in_real_time(
+    events: Sequence[Event],
+    handle: Callable[[Event], Result],
+    *,
+    skip_late_s: float | None = None,
+    clock: Clock = REAL_CLOCK,
+) -> TimedReplay[Result]:
     """Call ``handle(event)`` for each event at its scheduled time; with ``skip_late_s``, skip events later than that.
 
     Without ``skip_late_s`` a late replay runs the events it owes back to back, which squeezes their gaps
     together. With it, events that the replay reaches too late are left out (a gap in the traffic, as when a
-    client pauses), so the events that do run keep their scheduled spacing. Either way, ``Replay`` records
+    client pauses), so the events that do run keep their scheduled spacing. Either way, ``TimedReplay`` records
     what ran and when.
     """
     if not events:
-        raise InvalidArgument("replay() needs at least one event: build them with poisson_events(...).")
+        raise InvalidArgument("replay_in_real_time() needs at least one event: build them with poisson_events(...).")
     if skip_late_s is not None:
         require_positive("skip_late_s", skip_late_s)
     results: list[Result | None] = []
     ran = np.ones(len(events), dtype=bool)
     ran_at = np.full(len(events), np.nan)
-    start = time.perf_counter()
+    start = clock.now()
     for index, event in enumerate(events):
-        wait = start + event.at_s - time.perf_counter()
+        wait = start + event.at_s - clock.now()
         if wait > 0:
-            time.sleep(wait)
+            clock.sleep(wait)
         elif skip_late_s is not None and -wait > skip_late_s:
             ran[index] = False
             results.append(None)
             continue
-        ran_at[index] = time.perf_counter() - start
+        ran_at[index] = clock.now() - start
         results.append(handle(event))
-    return Replay(list(events), results, ran, ran_at)
+    return TimedReplay(list(events), results, ran, ran_at)
 
 
 def share_with_error(flags: Sequence[bool], clusters: Sequence[int]) -> tuple[float, float]:

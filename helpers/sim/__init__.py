@@ -1,5 +1,6 @@
 """Models and simulators: closed-form TTL and hit-ratio models, XFetch, the eviction engine that
-mirrors Redis's and its redis-py look-alike.
+mirrors Redis's (with the one cache-aside loop over it) and its redis-py look-alike, and the one root
+finder the models share (``solve``).
 
 May import: ``helpers.core``.
 """

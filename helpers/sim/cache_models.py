@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from helpers.core.errors import InvalidArgument
-
-_BISECTION_STEPS = 200
+from helpers.core.errors import InvalidArgument, require_positive, require_whole
+from helpers.sim.solve import bisect_increasing
 
 
 def _probabilities(popularity: np.ndarray) -> np.ndarray:
@@ -34,30 +34,24 @@ def _probabilities(popularity: np.ndarray) -> np.ndarray:
     return p
 
 
-def _capacity(capacity: float, n_objects: int) -> float:
-    if isinstance(capacity, bool) or not isinstance(capacity, (int, float, np.integer, np.floating)) or capacity <= 0:
-        raise InvalidArgument(f"capacity must be a number of objects > 0, got {capacity!r}.")
-    return float(capacity)
+def _capacity(capacity: float) -> float:
+    """A cache size in objects: any number > 0 (the analytic models accept fractions)."""
+    try:
+        return float(require_positive("capacity", capacity))
+    except InvalidArgument:
+        raise InvalidArgument(f"capacity must be a number of objects > 0, got {capacity!r}.") from None
 
 
-def _solve(occupancy, capacity: float) -> float:
-    """The T >= 0 at which the increasing function ``occupancy(T)`` equals ``capacity`` (bisection)."""
-    low, high = 0.0, 1.0
-    while occupancy(high) < capacity:
-        high *= 2.0
-    for _ in range(_BISECTION_STEPS):
-        middle = (low + high) / 2.0
-        if occupancy(middle) < capacity:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2.0
+def _solve(occupancy: Callable[[float], float], capacity: float) -> float:
+    """The T >= 0 at which the increasing function ``occupancy(T)`` equals ``capacity``."""
+    below, above = bisect_increasing(occupancy, capacity)
+    return (below + above) / 2.0
 
 
 def che_characteristic_time(popularity: np.ndarray, capacity: float) -> float:
     """Che's T (in requests): the T with sum_i (1 - exp(-p_i T)) = C."""
     p = _probabilities(popularity)
-    capacity = _capacity(capacity, p.size)
+    capacity = _capacity(capacity)
     if capacity >= p.size:
         return float("inf")
     return _solve(lambda t: float(np.sum(-np.expm1(-p * t))), capacity)
@@ -73,7 +67,7 @@ def che_lru_hit_ratio(popularity: np.ndarray, capacity: float) -> float:
 def random_hit_ratio(popularity: np.ndarray, capacity: float) -> float:
     """Random replacement (and FIFO): h_i = p_i T / (1 + p_i T) with sum_i h_i = C; returns sum_i p_i h_i."""
     p = _probabilities(popularity)
-    capacity = _capacity(capacity, p.size)
+    capacity = _capacity(capacity)
     if capacity >= p.size:
         return 1.0
     t = _solve(lambda t: float(np.sum(p * t / (1.0 + p * t))), capacity)
@@ -83,7 +77,7 @@ def random_hit_ratio(popularity: np.ndarray, capacity: float) -> float:
 def top_c_hit_ratio(popularity: np.ndarray, capacity: int) -> float:
     """Perfect LFU: the sum of the C largest probabilities."""
     p = _probabilities(popularity)
-    capacity = _capacity(capacity, p.size)
+    capacity = _capacity(capacity)
     return float(np.sort(p)[::-1][: int(capacity)].sum())
 
 
@@ -94,15 +88,9 @@ def _requests(requests) -> list[int]:
     return array.tolist()
 
 
-def _whole_capacity(capacity: int) -> int:
-    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 1:
-        raise InvalidArgument(f"capacity must be a whole number of objects >= 1, got {capacity!r}.")
-    return int(capacity)
-
-
 def exact_lru_hits(requests: ArrayLike, capacity: int) -> np.ndarray:
     """Per-request hits of a true LRU cache of ``capacity`` objects, filled on every miss."""
-    capacity = _whole_capacity(capacity)
+    capacity = require_whole("capacity", capacity, minimum=1, unit="of objects")
     cache: OrderedDict[int, None] = OrderedDict()
     ids = _requests(requests)
     hits = np.zeros(len(ids), dtype=bool)
@@ -130,7 +118,7 @@ def next_use(requests: ArrayLike) -> np.ndarray:
 
 def belady_hits(requests: ArrayLike, capacity: int) -> np.ndarray:
     """Per-request hits of Belady's MIN: on a miss, drop the cached object (or the newcomer) needed furthest ahead."""
-    capacity = _whole_capacity(capacity)
+    capacity = require_whole("capacity", capacity, minimum=1, unit="of objects")
     ids = _requests(requests)
     following = next_use(ids).tolist()
     hits = np.zeros(len(ids), dtype=bool)
@@ -153,6 +141,5 @@ def belady_hits(requests: ArrayLike, capacity: int) -> np.ndarray:
 def hit_ratio(hits: np.ndarray, warmup: int = 0) -> float:
     """The share of hits among the requests after the first ``warmup`` ones."""
     hits = np.asarray(hits, dtype=bool)
-    if isinstance(warmup, bool) or not isinstance(warmup, (int, np.integer)) or not 0 <= warmup < len(hits):
-        raise InvalidArgument(f"warmup must be a whole number from 0 to {len(hits) - 1}, got {warmup!r}.")
+    warmup = require_whole("warmup", warmup, maximum=len(hits) - 1)
     return float(hits[warmup:].mean())

@@ -19,8 +19,9 @@ What it simplifies: memory is the sum of per-key costs you give it (``estimate_k
 Redis's), hash tables rehash at once instead of incrementally and never shrink, the clock is read
 exactly (Redis refreshes it 10 times a second), there is one database, no active expiry.
 
-``EvictionEngine`` is the server; ``simulate_cache_aside`` replays a request sequence through it with
-the cache-aside logic the real replay runs in Redis (GET, and on a miss SET with a TTL).
+``EvictionEngine`` is the server; its ``cache_aside`` replays a request sequence through it with the
+cache-aside logic the real replay runs in Redis (GET, and on a miss SET with a TTL). ``simulate_cache_aside``
+wraps it for equal-sized keys, and ``SimulatedRedis`` for the bulk replay.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.core.errors import InvalidArgument
+from helpers.core.errors import InvalidArgument, require_whole
 
 POLICIES = (
     "noeviction",
@@ -68,9 +69,7 @@ def check_policy(policy: str) -> str:
 
 def check_samples(samples: int) -> int:
     """Return ``samples`` if it is a valid maxmemory-samples value (1..64), else raise InvalidArgument."""
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 1 <= samples <= 64:
-        raise InvalidArgument(f"maxmemory-samples must be a whole number from 1 to 64, got {samples!r}.")
-    return int(samples)
+    return require_whole("maxmemory-samples", samples, minimum=1, maximum=64)
 
 
 class OutOfMemory(Exception):
@@ -171,12 +170,12 @@ class EvictionEngine:
         seed: int = 0,
     ) -> None:
         self.policy = check_policy(policy)
-        self.maxmemory = _non_negative_int("maxmemory", maxmemory)
+        self.maxmemory = require_whole("maxmemory", maxmemory)
         self.samples = check_samples(samples)
-        self.lfu_log_factor = _non_negative_int("lfu-log-factor", lfu_log_factor)
-        self.lfu_decay_time = _non_negative_int("lfu-decay-time", lfu_decay_time)
-        self.baseline = _non_negative_int("baseline", baseline)
-        self.lru_clock_ms = _non_negative_int("lru_clock_ms", lru_clock_ms) or 1
+        self.lfu_log_factor = require_whole("lfu-log-factor", lfu_log_factor)
+        self.lfu_decay_time = require_whole("lfu-decay-time", lfu_decay_time)
+        self.baseline = require_whole("baseline", baseline)
+        self.lru_clock_ms = require_whole("lru_clock_ms", lru_clock_ms) or 1
         self.rng = random.Random(seed)
         self.now_ms = 0
         self.entries: dict[Hashable, Entry] = {}
@@ -358,14 +357,36 @@ class EvictionEngine:
                 pool_idle[:k] = pool_idle[1 : k + 1]
             pool_key[k], pool_idle[k] = key, idle
 
+    # -- cache-aside ---------------------------------------------------------------------------------
+    def cache_aside(
+        self,
+        keys: Sequence[Hashable],
+        times_ms: Sequence[int],
+        *,
+        cost: int,
+        ttl_ms: int,
+        value: object = None,
+        count_every: int = 0,
+    ) -> tuple[np.ndarray, list[int]]:
+        """Request ``keys[i]`` at ``times_ms[i]``: GET, and on a miss SET it with a TTL (OutOfMemory if refused).
+
+        Returns the per-request hits and, every ``count_every`` requests and after the last one, how many
+        keys were resident (none with ``count_every=0``). The one cache-aside loop of the simulator.
+        """
+        hits = np.zeros(len(keys), dtype=bool)
+        resident: list[int] = []
+        for i, (key, now_ms) in enumerate(zip(keys, times_ms, strict=True)):
+            self.now_ms = now_ms
+            if self.read(key) is not None:
+                hits[i] = True
+            else:
+                self.write(key, cost, expire_ms=now_ms + ttl_ms, value=value)
+            if count_every and ((i + 1) % count_every == 0 or i + 1 == len(keys)):
+                resident.append(len(self.entries))
+        return hits, resident
+
     def __len__(self) -> int:
         return len(self.entries)
-
-
-def _non_negative_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise InvalidArgument(f"{name} must be a whole number >= 0, got {value!r}.")
-    return int(value)
 
 
 # -- replaying a request sequence ------------------------------------------------------------------
@@ -391,9 +412,7 @@ def simulate_cache_aside(
     if policy == "noeviction":
         raise InvalidArgument("simulate_cache_aside needs an evicting policy, not 'noeviction'.")
     ranks = np.asarray(ranks)
-    capacity_keys = _non_negative_int("capacity_keys", capacity_keys)
-    if capacity_keys < 1:
-        raise InvalidArgument("capacity_keys must be at least 1.")
+    capacity_keys = require_whole("capacity_keys", capacity_keys, minimum=1)
     if times_s is not None:
         times_ms = (np.asarray(times_s, dtype=float) * 1000).astype(np.int64)
         if len(times_ms) != len(ranks):
@@ -410,12 +429,5 @@ def simulate_cache_aside(
         lru_clock_ms=lru_clock_ms,
         seed=seed,
     )
-    ttl_ms = int(ttl_s * 1000)
-    hits = np.zeros(len(ranks), dtype=bool)
-    for i, (rank, now_ms) in enumerate(zip(ranks.tolist(), times_ms.tolist(), strict=True)):
-        engine.now_ms = now_ms
-        if engine.read(rank) is not None:
-            hits[i] = True
-        else:
-            engine.write(rank, 1, expire_ms=now_ms + ttl_ms)
+    hits, _ = engine.cache_aside(ranks.tolist(), times_ms.tolist(), cost=1, ttl_ms=int(ttl_s * 1000))
     return hits

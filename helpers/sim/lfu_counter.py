@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from helpers.core.errors import InvalidArgument
-from helpers.sim.eviction_engine import LFU_INIT_VAL, _non_negative_int
+from helpers.core.errors import require_whole
+from helpers.sim.eviction_engine import LFU_INIT_VAL
 
 
 def lfu_counter_distributions(hits: Sequence[int], lfu_log_factor: int) -> list[np.ndarray]:
@@ -17,10 +17,8 @@ def lfu_counter_distributions(hits: Sequence[int], lfu_log_factor: int) -> list[
     so its distribution after n hits is a row of the n-th power of the transition matrix: powers of two
     by repeated squaring, shared by every n asked for.
     """
-    for n in hits:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise InvalidArgument(f"hits must be whole numbers >= 0, got {n!r}.")
-    factor = _non_negative_int("lfu-log-factor", lfu_log_factor)
+    hits = [require_whole("hits", n) for n in hits]
+    factor = require_whole("lfu-log-factor", lfu_log_factor)
     counters = np.arange(256)
     step_up = 1.0 / (np.maximum(counters - LFU_INIT_VAL, 0) * factor + 1)
     step_up[255] = 0.0  # the counter saturates

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import redis
 
 from helpers.core.errors import InvalidArgument
@@ -30,6 +31,7 @@ from helpers.sim.eviction_engine import (
 
 SIMULATED_VERSION = "7.0 (simulated)"
 SIMULATED_BASELINE_BYTES = 950_000  # an empty Redis 7.0 with a client or two: about 0.9 to 1 MB
+SIMULATED_REQUESTS_PER_S = 130_000  # the bulk replay's pace in the simulator: about a real one's on a laptop
 _JEMALLOC_CLASSES = [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512]
 
 
@@ -226,6 +228,32 @@ class SimulatedRedis:
                 raise redis.ResponseError(IDLETIME_ERROR)
             return engine.idle_ms(key) // 1000
         raise redis.ResponseError(f"Unknown subcommand '{infotype}'. Try OBJECT HELP.")
+
+    # -- the bulk replay's two operations (harness.bulk_replay runs them on a real server in Lua) ------
+    def replay_cache_aside(
+        self, names: Sequence[str], *, value_bytes: int, ttl_ms: int, chunk: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """GET each name, SET it on a miss: (hits, resident keys after each ``chunk``, times in Unix s, seconds).
+
+        The requests are spaced at ``SIMULATED_REQUESTS_PER_S`` on a clock that starts now.
+        """
+        value = "v" * value_bytes
+        cost = estimate_key_bytes(names[0], value, has_ttl=True) if len(names) else 0
+        times = time.time() + np.arange(len(names)) / SIMULATED_REQUESTS_PER_S
+        times_ms = (times * 1000).astype(np.int64).tolist()
+        try:
+            hits, resident = self.engine.cache_aside(
+                names, times_ms, cost=cost, ttl_ms=ttl_ms, value=value, count_every=chunk
+            )
+        except OutOfMemory:
+            raise redis.exceptions.OutOfMemoryError(OOM_MESSAGE) from None
+        return hits, np.asarray(resident), times, len(names) / SIMULATED_REQUESTS_PER_S
+
+    def read_repeatedly(self, key: str, times: int) -> None:
+        """GET ``key`` ``times`` times, as that many cache hits would (on the engine's clock as it stands)."""
+        engine = self.engine
+        for _ in range(times):
+            engine.read(key)
 
     def pipeline(self, transaction: bool = True) -> SimulatedPipeline:
         """A MULTI/EXEC look-alike: commands queue up and run together, with nothing in between."""

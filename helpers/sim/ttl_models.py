@@ -25,6 +25,7 @@ import numpy as np
 
 from helpers.core.errors import InvalidArgument, require_non_negative, require_positive
 from helpers.core.workloads import poisson_arrivals
+from helpers.sim.solve import bisect_increasing
 
 _SERIES_BELOW = 1e-4  # under this, 1 - (1 - exp(-y)) / y is computed from its series (no cancellation)
 
@@ -95,19 +96,9 @@ def longest_ttl_for_stale_budget(read_rate: float, update_rate: float, max_stale
     def stale(ttl: float) -> float:
         return float(stale_read_share(read_rate, update_rate, ttl))
 
-    # The stale share grows with the TTL from 0 towards 1: bracket the answer, then bisect.
-    low, high = 0.0, 1.0 / (read_rate + update_rate)
-    while stale(high) <= max_stale_share:
-        low, high = high, high * 2.0
-    for _ in range(200):
-        middle = (low + high) / 2.0
-        if stale(middle) <= max_stale_share:
-            low = middle
-        else:
-            high = middle
-        if high - low <= 1e-12 * high:
-            break
-    return low
+    # The stale share grows with the TTL from 0 towards 1: the longest TTL within budget is the bracket's low end.
+    longest, _ = bisect_increasing(stale, max_stale_share, high=1.0 / (read_rate + update_rate))
+    return longest
 
 
 @dataclass(frozen=True)

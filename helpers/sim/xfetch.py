@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.core.errors import InvalidArgument, require_positive
+from helpers.core.errors import InvalidArgument, require_positive, require_whole
+from helpers.core.workloads import poisson_arrivals
 
 # rule(time_left_s, delta_s, beta, u) -> bool, applied here to numpy arrays of reads.
 RefreshRule = Callable[[np.ndarray, float, float, np.ndarray], np.ndarray]
@@ -59,8 +60,7 @@ def simulate_xfetch(
     require_positive("beta", beta)
     require_positive("rate_per_s", rate_per_s)
     delta = require_positive("recompute_ms", recompute_ms) / 1000.0
-    if isinstance(expiries, bool) or not isinstance(expiries, int) or expiries < 1:
-        raise InvalidArgument(f"expiries must be a whole number >= 1, got {expiries!r}.")
+    expiries = require_whole("expiries", expiries, minimum=1)
     scale = beta * delta
     # Before `horizon` seconds to expiry, the chance that any read triggered is below NEGLIGIBLE.
     horizon = max(3 * delta, scale * math.log(max(rate_per_s * scale / NEGLIGIBLE, math.e)))
@@ -70,7 +70,7 @@ def simulate_xfetch(
     leads = np.zeros(expiries)
     missed = np.zeros(expiries, dtype=bool)
     for cycle in range(expiries):
-        times = np.sort(rng.uniform(0.0, span, rng.poisson(rate_per_s * span)))
+        times = poisson_arrivals(rate_per_s, span, rng)
         time_left = horizon - times
         u = 1.0 - rng.random(times.size)  # in (0, 1]: log(u) is finite
         triggers = np.asarray(rule(time_left, delta, beta, u), dtype=bool)

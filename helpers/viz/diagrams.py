@@ -1,6 +1,6 @@
-"""Draw what happened: a replayed race as a sequence diagram, and small boxes-and-arrows pictures.
+"""Draw what happened: an interleaved race as a sequence diagram, and small boxes-and-arrows pictures.
 
-``sequence_diagram(ax, replay)`` puts the cache and the database as two lifelines in the middle,
+``sequence_diagram(ax, interleaving)`` puts the cache and the database as two lifelines in the middle,
 each actor (thread) as a lane on either side, one arrow per step from top to bottom, and what the
 cache holds after each step in a column on the right. ``flow_diagram(ax, boxes, arrows)`` draws
 labelled boxes joined by labelled arrows. Both return what they drew, so a notebook can assert it.
@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from helpers.core.errors import InvalidArgument
-from helpers.harness.interleaving import CACHE, DATABASE, Replay
+from helpers.harness.interleaving import CACHE, DATABASE, Interleaving
 from helpers.viz.plots import PALETTE
 
 ACTOR_COLORS = ["#4a6fa5", "#b5651d", "#7b4f9d", "#2f7d5b"]
@@ -34,13 +34,15 @@ class Arrow:
     color: str
 
 
-def sequence_diagram(ax: Axes, replay: Replay) -> list[Arrow]:
-    """Draw ``replay`` on ``ax`` as a sequence diagram; return one Arrow per step, in order."""
-    if not isinstance(replay, Replay):
-        raise InvalidArgument(f"sequence_diagram() draws a Replay (the result of replay(...)), got {type(replay)!r}.")
-    actors = replay.actors()
+def sequence_diagram(ax: Axes, interleaving: Interleaving) -> list[Arrow]:
+    """Draw ``interleaving`` on ``ax`` as a sequence diagram; return one Arrow per step, in order."""
+    if not isinstance(interleaving, Interleaving):
+        raise InvalidArgument(
+            f"sequence_diagram() draws an Interleaving (the result of interleave(...)), got {type(interleaving)!r}."
+        )
+    actors = interleaving.actors()
     lanes = _lanes(actors)
-    n = len(replay.steps)
+    n = len(interleaving.steps)
     bottom = n + 1.4
     for name, x in lanes.items():
         is_lifeline = name in LIFELINE_NAMES
@@ -52,7 +54,7 @@ def sequence_diagram(ax: Axes, replay: Replay) -> list[Arrow]:
     state_x = max(lanes.values()) + 0.55
     ax.text(state_x, 0.1, "cache holds", ha="left", va="center", fontsize=9, weight="bold", color="#333333")
     drawn = []
-    for step in replay.steps:
+    for step in interleaving.steps:
         y = step.index
         start, end = lanes[step.actor], lanes[step.target]
         color = _actor_color(actors, step.actor)
@@ -65,8 +67,8 @@ def sequence_diagram(ax: Axes, replay: Replay) -> list[Arrow]:
         ax.text(-0.55, y, str(step.index), ha="right", va="center", fontsize=7.5, color="#777777")
         ax.text(state_x, y, step.cache_after, ha="left", va="center", fontsize=8, color="#333333")
         drawn.append(Arrow(step.index, start, end, color))
-    verdict_color = PALETTE["fast"] if replay.consistent else PALETTE["slow"]
-    ax.text((min(lanes.values()) + state_x) / 2, bottom - 0.15, replay.verdict, ha="center", va="center",
+    verdict_color = PALETTE["fast"] if interleaving.consistent else PALETTE["slow"]
+    ax.text((min(lanes.values()) + state_x) / 2, bottom - 0.15, interleaving.verdict, ha="center", va="center",
             fontsize=9, weight="bold", color=verdict_color)  # fmt: skip
     ax.set_xlim(-0.8, state_x + 1.3)
     ax.set_ylim(bottom + 0.2, -0.4)
@@ -74,9 +76,9 @@ def sequence_diagram(ax: Axes, replay: Replay) -> list[Arrow]:
     return drawn
 
 
-def sequence_height(replay: Replay) -> float:
-    """A figure height (inches) that fits ``replay``'s steps."""
-    return 1.4 + 0.42 * (len(replay.steps) + 1)
+def sequence_height(interleaving: Interleaving) -> float:
+    """A figure height (inches) that fits ``interleaving``'s steps."""
+    return 1.4 + 0.42 * (len(interleaving.steps) + 1)
 
 
 def flow_diagram(

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from helpers.core.clock import FakeClock
 from helpers.core.errors import InvalidArgument
 from helpers.core.primary_db import DatabaseUnavailable, PrimaryDatabase
 
@@ -100,16 +101,21 @@ def test_outage_fails_queries_and_counts_them():
     assert db.reads == 2
 
 
-def test_no_delay_means_no_sleep(monkeypatch):
+def test_no_delay_means_no_sleep():
     """delay_ms=0 must not yield the CPU (time.sleep(0) does, which skews timing under load)."""
-    import helpers.core.primary_db as primary_db
-
-    calls = []
-    monkeypatch.setattr(primary_db.time, "sleep", lambda seconds: calls.append(seconds))
-    db = PrimaryDatabase(users=5, delay_ms=0)
+    clock = FakeClock()
+    db = PrimaryDatabase(users=5, delay_ms=0, clock=clock)
     db.get_user(1)
     db.update_user(1, city="Osaka")
-    assert calls == []
+    assert clock.sleeps == []
     db.delay_ms = 10
     db.get_user(1)
-    assert calls == [0.005, 0.005]
+    assert clock.sleeps == [0.005, 0.005]
+
+
+def test_the_query_log_is_on_the_databases_clock():
+    clock = FakeClock(start=50.0)
+    db = PrimaryDatabase(users=5, delay_ms=20, clock=clock)
+    db.get_user(1)
+    (query,) = db.query_log
+    assert query.start == 50.0 and query.end == pytest.approx(50.02)

@@ -89,6 +89,37 @@ def test_starts_private_and_stops(redis_server_binary):
     server.stop()  # stopping twice is harmless
 
 
+def test_a_client_without_the_secret_is_refused(redis_server_binary):
+    """Another user of the host reaches 127.0.0.1 too: without the per-server secret it can do nothing."""
+    with SandboxRedis(binary=redis_server_binary) as server:
+        stranger = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=2)
+        with pytest.raises(redis.AuthenticationError):
+            stranger.ping()
+        with pytest.raises(redis.AuthenticationError):
+            stranger.set("anything", "x")
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(host="127.0.0.1", port=server.port, password="guess", socket_timeout=2).ping()
+        stranger.close()
+        assert server.client().ping()  # url and client() carry the secret
+
+
+def test_the_secret_is_random_and_never_on_the_command_line(redis_server_binary):
+    with SandboxRedis(binary=redis_server_binary) as one, SandboxRedis(binary=redis_server_binary) as two:
+        secret = one._password
+        assert secret and len(secret) >= 32 and secret != two._password and f":{secret}@" in one.url
+        command_line = Path(f"/proc/{one.pid}/cmdline").read_bytes()
+        assert secret.encode() not in command_line  # `ps` shows every user the command line
+        secret_file = Path(one._directory) / "secret.conf"
+        assert secret_file.stat().st_mode & 0o077 == 0 and Path(one._directory).stat().st_mode & 0o077 == 0
+        assert secret not in repr(one)
+
+
+def test_an_empty_requirepass_opts_out(redis_server_binary):
+    with SandboxRedis({"requirepass": ""}, binary=redis_server_binary) as server:
+        assert "@" not in server.url
+        assert redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=2).ping()
+
+
 def test_config_is_applied(redis_server_binary):
     with SandboxRedis({"maxmemory": "5mb", "maxmemory-policy": "allkeys-lru"}, binary=redis_server_binary) as server:
         client = server.client()
@@ -178,9 +209,14 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_cli_runs_a_command_against_a_fresh_server(redis_server_binary):
-    check = "import os, redis; c = redis.Redis.from_url(os.environ['REDIS_URL']); c.ping(); raise SystemExit(7)"
+    check = (
+        "import os, redis; from urllib.parse import urlsplit; url = urlsplit(os.environ['REDIS_URL']);"
+        " assert url.password; redis.Redis.from_url(os.environ['REDIS_URL']).ping();"
+        " stranger = redis.Redis(host=url.hostname, port=url.port);\n"
+        "try: stranger.ping()\nexcept redis.AuthenticationError: raise SystemExit(7)"
+    )
     done = run_cli("run", "--", sys.executable, "-c", check, env={"REDIS_SERVER_BIN": redis_server_binary})
-    assert done.returncode == 7, done.stderr  # the command's exit status is passed on
+    assert done.returncode == 7, done.stderr  # the command's exit status is passed on; without the secret: refused
     assert done.stdout.startswith("Real-Redis pass: redis-server ")
 
 
@@ -194,8 +230,23 @@ def test_cli_without_a_server_skips_or_fails(tmp_path):
 
 
 def test_cli_usage():
-    assert run_cli().returncode == 2
-    assert run_cli("run").returncode in (0, 1, 2)  # no command: usage (or the skip message without a server)
+    done = run_cli()
+    assert done.returncode == 2 and done.stderr.startswith("usage: python -m helpers.core.sandbox run --")
+
+
+@pytest.mark.parametrize("args", [("run",), ("run", "--")])
+def test_cli_run_without_a_command_is_a_usage_error(redis_server_binary, args):
+    done = run_cli(*args, env={"REDIS_SERVER_BIN": redis_server_binary})
+    assert done.returncode == 2 and done.stderr.startswith("usage:") and done.stdout == ""
+
+
+def test_cli_run_without_a_command_and_without_a_server_skips_or_fails(tmp_path):
+    """Without a server the missing server is what is reported first: exactly as for a command."""
+    missing = {"REDIS_SERVER_BIN": str(tmp_path / "redis-server")}
+    skipped = run_cli("run", env={**missing, "REQUIRE_REAL_REDIS": ""})
+    assert skipped.returncode == 0 and skipped.stdout.startswith("Skipping the real-Redis pass:")
+    required = run_cli("run", env={**missing, "REQUIRE_REAL_REDIS": "1"})
+    assert required.returncode == 1 and "REQUIRE_REAL_REDIS=1" in required.stderr
 
 
 def test_sandbox_clients_decode_by_default(sandbox):

@@ -30,6 +30,28 @@ def test_poisson_arrivals_rate_and_range():
     assert np.all(np.diff(times) > 0) and times[0] >= 0 and times[-1] < 10.0
     assert len(times) == pytest.approx(2000, rel=0.1)
     assert np.array_equal(times, poisson_arrivals(200.0, 10.0, seed=3))
+    assert not np.array_equal(times, poisson_arrivals(200.0, 10.0, seed=4))
+
+
+def test_poisson_arrivals_gaps_look_exponential():
+    gaps = np.diff(poisson_arrivals(100.0, 100.0, seed=5))
+    assert gaps.mean() == pytest.approx(0.01, rel=0.05)
+    assert np.mean(gaps > 0.01) == pytest.approx(np.exp(-1), abs=0.02)  # P(gap > mean) = 1/e
+
+
+def test_poisson_arrivals_from_a_shared_generator():
+    """Streams drawn in turn from one Generator: a count, then the times (the schedules' and XFetch's order)."""
+    rng = np.random.default_rng(9)
+    first, second = poisson_arrivals(5.0, 2.0, rng), poisson_arrivals(50.0, 2.0, rng)
+    again = np.random.default_rng(9)
+    expected = np.sort(again.uniform(0.0, 2.0, again.poisson(10.0)))
+    assert np.array_equal(first, expected)
+    assert np.array_equal(second, np.sort(again.uniform(0.0, 2.0, again.poisson(100.0))))
+
+
+def test_poisson_arrivals_at_rate_zero_is_empty():
+    assert poisson_arrivals(0.0, 5.0, seed=1).size == 0
+    assert poisson_arrivals(np.float64(2.0), np.int64(3), seed=1).size > 0  # numpy numbers are numbers
 
 
 @pytest.mark.parametrize(
@@ -38,7 +60,8 @@ def test_poisson_arrivals_rate_and_range():
         (lambda: zipf_popularity(0, 1.0), "n_keys must be"),
         (lambda: zipf_popularity(10, -1.0), "skew must be"),
         (lambda: zipf_requests(10, 1.0, -5, seed=0), "n_requests must be"),
-        (lambda: poisson_arrivals(0, 1.0, seed=0), "rate_per_s must be > 0"),
+        (lambda: zipf_requests(10, 1.0, 5.0, seed=0), r"n_requests must be a whole number >= 0, got 5\.0 \(pass 5"),
+        (lambda: poisson_arrivals(-1.0, 1.0, seed=0), "rate_per_s must be a number >= 0"),
         (lambda: poisson_arrivals(1.0, -1.0, seed=0), "duration_s must be"),
     ],
 )

@@ -13,7 +13,7 @@ from helpers.exercises.nb00_first_cache import check_display_name
 
 @pytest.fixture
 def setup(fake_client):
-    r, keys, db = fake_client, KeySpace("00"), PrimaryDatabase(users=50, delay_ms=0)
+    r, keys, db = fake_client, KeySpace("00", learner="ada"), PrimaryDatabase(users=50, delay_ms=0)
     yield r, db, keys
     keys.cleanup(r)
 
@@ -74,23 +74,22 @@ def test_the_solution_passes(setup):
 
 
 @pytest.mark.parametrize(
-    ("kind", "expected"),
+    ("kind", "expected", "hint"),
     [
-        ("stub", "still raises NotImplementedError"),
-        ("always-database", "nothing was stored under"),
-        ("python-dict", "nothing was stored under"),
-        ("wrong-key", "nothing was stored under 'rcp:00:name:3'"),
-        ("no-ttl", "has no TTL"),
-        ("milliseconds", "has a TTL of 0 s"),
-        ("json", "expected the plain name"),
-        ("whole-row", "returned {"),
+        ("stub", "still raises NotImplementedError", "Replace the `raise NotImplementedError"),
+        ("always-database", "nothing was stored under", "SET the name in Redis"),
+        ("python-dict", "nothing was stored under", "SET the name in Redis"),
+        ("wrong-key", "nothing was stored under 'rcp:00:ada:name:3'", "keys.key('name', user_id)"),
+        ("no-ttl", "has no TTL", "Pass ex="),
+        ("milliseconds", "has a TTL of 0 s", "not px (milliseconds)"),
+        ("json", "expected the plain name", "not json.dumps"),
+        ("whole-row", "returned {", "db.get_user(user_id)['name']"),
     ],
 )
-def test_mistakes_get_a_specific_hint(setup, kind, expected):
+def test_mistakes_get_a_specific_hint(setup, kind, expected, hint):
     result = check_display_name(mutant(kind)(*setup), *setup)
     assert not result.passed
-    assert expected in result.message, repr(result)
-    assert result.hint
+    assert expected in result.message and hint in result.hint, repr(result)
 
 
 def test_the_checker_cleans_up_after_itself(setup):

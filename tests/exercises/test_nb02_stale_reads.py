@@ -22,12 +22,15 @@ class TestPickTtl:
     def test_a_too_long_or_too_short_ttl_fails(self):
         too_long = check_pick_ttl(lambda *args: None if solution(*args) is None else solution(*args) * 2)
         assert not too_long.passed and "longer than" in too_long.message
+        assert "longest_ttl_for_stale_budget" in too_long.hint
         too_short = check_pick_ttl(lambda *args: None if solution(*args) is None else solution(*args) / 2)
         assert not too_short.passed and "more hits" in too_short.message
+        assert "not a shorter one" in too_short.hint
 
     def test_not_a_number_fails(self):
         result = check_pick_ttl(lambda *args: "12 s")
         assert not result.passed and "expected a TTL in seconds" in result.message
+        assert "Return the TTL in seconds" in result.hint
 
     def test_messages_hold_no_timings_so_stored_outputs_are_stable(self):
         assert repr(check_pick_ttl(lambda *args: "12 s")) == repr(check_pick_ttl(lambda *args: "12 s"))

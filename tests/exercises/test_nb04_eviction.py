@@ -27,9 +27,9 @@ def test_checker_explains_wrong_choices(monkeypatch):
     monkeypatch.setenv("REDIS_SERVER_BIN", "/nonexistent")
     lab = EvictionLab(KEYS)
     too_big = check_eviction_choice(lambda: ("allkeys-lfu", 5000), lab)
-    assert not too_big and "over the memory budget" in too_big.message
+    assert not too_big and "over the memory budget" in too_big.message and "budget is fixed" in too_big.hint
     refusing = check_eviction_choice(lambda: ("noeviction", 1500), lab)
-    assert not refusing and "OOM" in refusing.message
+    assert not refusing and "OOM" in refusing.message and "evicts" in refusing.hint
     lru = check_eviction_choice(lambda: ("allkeys-lru", 1500), lab)
     assert not lru and "1 s LRU clock" in lru.hint
     assert check_eviction_choice(lambda: ("volatile-lfu", 1500), lab)  # every item has a TTL

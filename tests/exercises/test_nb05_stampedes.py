@@ -10,6 +10,7 @@ import pytest
 
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import PrimaryDatabase
+from helpers.exercises import nb05_stampedes as nb05
 from helpers.exercises.framework import STUB_HINT
 from helpers.exercises.nb05_stampedes import CRASHED_LOCK_TTL_MS, check_lock_protected_fill
 
@@ -86,6 +87,7 @@ def test_the_solution_passes(cache, db):
     result = check_lock_protected_fill(make_solution(), cache=cache, db=db, keys=KEYS)
     assert result.passed, repr(result)
     assert KEYS.count(cache) == 0  # the checker cleans up after itself
+    assert "execute_command" not in vars(cache)  # and never wraps the notebook's own client
 
 
 @pytest.mark.parametrize(
@@ -128,3 +130,60 @@ def test_the_stub_fails_with_the_stub_hint(fake_client, db):
 
     result = check_lock_protected_fill(stub, cache=fake_client, db=db, keys=KEYS)
     assert not result.passed and result.hint == STUB_HINT
+
+
+def test_a_herd_that_starts_too_late_for_the_crashed_lock_is_reported_never_passed(fake_client, db, monkeypatch):
+    """A crashed lock that expires before the clients start would let a solution that never retries pass.
+
+    With a 1 ms crashed lock every herd starts too late for it: the checker retries, then says so.
+    """
+    monkeypatch.setattr(nb05, "CRASHED_LOCK_TTL_MS", 1)
+    result = check_lock_protected_fill(make_solution(retry_lock=False), cache=fake_client, db=db, keys=KEYS, clients=5)
+    assert not result.passed
+    assert "too busy to test a lock left by a crashed holder" in result.message and "run the check again" in result.hint
+
+
+def test_a_lock_taken_again_after_its_ttl_is_a_stalled_machine_not_a_wrong_lock():
+    locks = nb05._LockWatch(LOCK, fair_ttl_s=0.1)
+    locks.taken[:] = [(0.0, 0.001, 0.3), (0.35, 0.351, 0.3)]  # the second lock came after the first one's TTL
+    assert "stalled past its lock's TTL" in locks.stalled_holder(2)
+    assert locks.stalled_holder(1) is None  # one computation: the lock worked
+    locks.taken[:] = [(0.0, 0.001, 0.3), (0.05, 0.051, 0.3)]  # taken again within the TTL: the learner's lock
+    assert locks.stalled_holder(2) is None
+    locks.taken[:] = [(0.0, 0.001, 0.01), (0.05, 0.051, 0.01)]  # a 10 ms lock is too short for a computation
+    assert locks.stalled_holder(2) is None
+
+
+@pytest.mark.parametrize(
+    ("words", "seconds"),
+    [(["K", "T", "NX", "PX", "300"], 0.3), (["K", "T", "EX", "2", "NX"], 2.0), (["K", "T", "NX"], float("inf"))],
+)
+def test_the_ttl_of_a_set_is_read_from_its_arguments(words, seconds):
+    assert nb05._expiry_s(words) == seconds
+
+
+def test_a_lock_too_short_for_the_computation_fails_with_a_hint(cache, db):
+    """Locks that expire before compute() ends let a second client compute: the learner's fault, never excused."""
+    short = make_solution()
+
+    def with_a_5_ms_lock(conn, key, compute, ttl_ms):
+        def slow_compute():
+            time.sleep(0.05)  # longer than the lock's TTL below
+            return compute()
+
+        original_set = conn.set
+
+        def set_with_short_lock(name, value, **options):
+            if name.endswith(":lock"):
+                options["px"] = 5
+            return original_set(name, value, **options)
+
+        conn.set = set_with_short_lock
+        try:
+            return short(conn, key, slow_compute, ttl_ms)
+        finally:
+            del conn.set
+
+    result = check_lock_protected_fill(with_a_5_ms_lock, cache=cache, db=db, keys=KEYS, clients=20)
+    assert not result.passed and "times; expected exactly once" in result.message, repr(result)
+    assert "SET lock_key token NX PX" in result.hint

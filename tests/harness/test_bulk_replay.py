@@ -9,7 +9,6 @@ from helpers.core.errors import InvalidArgument
 from helpers.core.keys import KeySpace
 from helpers.core.workloads import zipf_requests
 from helpers.harness.bulk_replay import (
-    SIMULATED_REQUESTS_PER_S,
     calibrate_maxmemory,
     item_key,
     read_repeatedly,
@@ -17,7 +16,7 @@ from helpers.harness.bulk_replay import (
 )
 from helpers.sim.cache_models import hit_ratio
 from helpers.sim.eviction_engine import simulate_cache_aside
-from helpers.sim.simulated_redis import SimulatedRedis
+from helpers.sim.simulated_redis import SIMULATED_REQUESTS_PER_S, SimulatedRedis
 
 KEYS = KeySpace("04")
 

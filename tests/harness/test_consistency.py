@@ -7,6 +7,7 @@ import json
 import pytest
 
 from helpers.core.capabilities import capabilities
+from helpers.core.clock import FakeClock
 from helpers.core.errors import InvalidArgument
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import PrimaryDatabase
@@ -170,3 +171,32 @@ def test_stress_table_shows_each_strategy(nb, fake_client):
 def test_cached_rows_are_json_after_measure(nb, client, db, keys):
     measure("x", nb["read_user"], nb["update_user_invalidating"], client, db, keys, [Operation("read", 3)])
     assert json.loads(client.get(keys.key("user", 3)))["id"] == 3
+
+
+# -- the stress runner's deadline, on a fake clock ----------------------------------------------------
+def _stress_on(clock: FakeClock, client, keys, *, time_limit_s: float):
+    db = PrimaryDatabase(users=5, delay_ms=0, clock=clock)
+
+    def read(cache, db, user_id):
+        return db.get_user(user_id)
+
+    def write(cache, db, user_id, **changes):
+        return db.update_user(user_id, **changes)
+
+    return stress(
+        "on a fake clock", read, write, client, db, keys, threads=1, ops_per_thread=40, jitter_ms=10.0,
+        time_limit_s=time_limit_s, clock=clock,
+    )  # fmt: skip
+
+
+def test_the_stress_deadline_is_decided_on_the_clock_it_is_given(fake_client, keys):
+    """One thread, each database reply 0-10 ms late on a fake clock: where the limit falls is the same every run."""
+    clock = FakeClock()
+    cut = _stress_on(clock, fake_client, keys, time_limit_s=0.05)
+    jitter = clock.sleeps  # every database reply's delay, in order
+    assert not cut.finished and 0 < cut.reads + cut.writes < 40
+    assert sum(jitter[:-1]) <= 0.05 < sum(jitter)  # it stopped at the first operation that began past the limit
+    again = _stress_on(FakeClock(), fake_client, keys, time_limit_s=0.05)
+    assert (again.reads, again.writes) == (cut.reads, cut.writes)
+    whole = _stress_on(FakeClock(), fake_client, keys, time_limit_s=60.0)
+    assert whole.finished and whole.reads + whole.writes == 40

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from helpers.core.clock import FakeClock
 from helpers.core.errors import InvalidArgument
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import PrimaryDatabase
@@ -239,7 +240,80 @@ def test_steady_first_gap_is_the_renewal_equilibrium():
     assert gaps.min() >= 0 and gaps.max() <= 1.5
     # For gaps T*U(0.5, 1.5), the mean wait seen from a random instant is E[G^2] / (2 E[G]) = 13/24 T.
     assert gaps.mean() == pytest.approx(13 / 24, rel=0.02)
-    assert EXPIRY_GRACE_S < 0.01
+
+
+@pytest.mark.parametrize(("after_expiry_s", "stale"), [(EXPIRY_GRACE_S - 1e-6, False), (EXPIRY_GRACE_S + 1e-6, True)])
+def test_an_old_value_is_stale_only_once_the_expiry_grace_has_passed(fake_client, after_expiry_s, stale):
+    """On a fake clock the one read starts at a known instant: put the expiry just before it, by the grace or more."""
+    clock = FakeClock()
+    first_read_s = steady_first_gap(random.Random(0), 0.010)  # client 0, seed 0
+    life_ms = (first_read_s - after_expiry_s) * 1000.0
+    herd = Herd(fake_client, PrimaryDatabase(users=5, delay_ms=0, clock=clock), clients=1, think_ms=10.0,
+                life_ms=life_ms, window_ms=100.0, clock=clock)  # fmt: skip
+    old = {"computed_at": clock.wall() - 60.0}
+    (read,) = herd.run(lambda conn: old, prime=lambda life_ms: None, reads_per_client=1).reads
+    assert read.start_s == pytest.approx(first_read_s) and read.stale is stale
 
 
 # -- the exercise checker, against right and wrong solutions ------------------------------------------
+
+
+# -- the herd's timing decisions, on a fake clock -------------------------------------------------------
+def expected_read_starts(seed: int, think_s: float, life_s: float, window_s: float) -> list[float]:
+    """When one client of a herd reads, worked out independently from the herd's rules and its seeded pauses."""
+    rng = random.Random(seed * 100_003)
+    now = steady_first_gap(rng, think_s)
+    starts = []
+    while True:
+        starts.append(now)
+        pause = think_s * rng.uniform(0.5, 1.5)
+        if now >= life_s + EXPIRY_GRACE_S and now + pause >= window_s:
+            return starts
+        now += pause
+        if now >= window_s and any(s >= life_s + EXPIRY_GRACE_S for s in starts):
+            return starts
+
+
+def test_on_a_fake_clock_a_client_reads_exactly_on_its_seeded_schedule(fake_client):
+    clock = FakeClock()
+    db = PrimaryDatabase(users=5, delay_ms=0, clock=clock)
+    herd = Herd(fake_client, db, clients=1, think_ms=10.0, life_ms=50.0, window_ms=100.0, seed=3, clock=clock)
+    result = herd.run(lambda conn: {"computed_at": clock.wall()}, prime=lambda life_ms: None)
+    starts = [read.start_s for read in result.reads]
+    assert starts == pytest.approx(expected_read_starts(3, 0.010, 0.050, 0.100))
+    assert result.expires_at_s == pytest.approx(0.050) and result.hung_clients == 0
+    assert all(read.latency_ms == 0.0 and not read.stale for read in result.reads)
+
+
+def test_on_a_fake_clock_a_starved_client_still_reads_after_the_expiry(fake_client):
+    """The first read stalls past the whole window: the client reads once more, after the expiry, then stops."""
+    clock = FakeClock()
+    db = PrimaryDatabase(users=5, delay_ms=0, clock=clock)
+    herd = Herd(fake_client, db, clients=1, think_ms=10.0, life_ms=50.0, window_ms=100.0, seed=1, clock=clock)
+    old = {"computed_at": clock.wall() - 60.0}  # computed a minute before the herd
+
+    def stalls_once(conn):
+        if not stalls_once.done:
+            stalls_once.done = True
+            clock.advance(0.200)
+        return old
+
+    stalls_once.done = False
+    result = herd.run(stalls_once, prime=lambda life_ms: None)
+    first, second = result.reads
+    assert first.start_s < 0.050 and first.latency_ms == pytest.approx(200.0) and not first.stale
+    assert second.start_s > 0.200 and second.stale  # the old value, read after its planned expiry
+
+
+def test_on_a_fake_clock_a_stuck_client_is_stopped_at_the_hard_deadline(fake_client):
+    clock = FakeClock()
+    db = PrimaryDatabase(users=5, delay_ms=0, clock=clock)
+    herd = Herd(fake_client, db, clients=1, think_ms=10.0, life_ms=0.0, window_ms=50.0, timeout_s=1.0, clock=clock)
+
+    def spins(conn):
+        while conn.get(HOT) is None:  # a value that never comes: only the herd's guard can stop this
+            clock.sleep(0.001)
+
+    result = herd.run(spins)
+    assert result.hung_clients == 1 and result.read_count == 0
+    assert clock.now() - 1000.0 >= 0.050 + 1.0  # it was given the window and the timeout, on the herd's clock

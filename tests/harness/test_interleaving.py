@@ -1,6 +1,6 @@
-"""The race harness replays the same interleaving every time, on both backends, and each fix holds.
+"""The race harness runs the same interleaving every time, on both backends, and each fix holds.
 
-The strategies are notebook 03's own functions (loaded from its source), replayed many times each.
+The strategies are notebook 03's own functions (loaded from its source), interleaved many times each.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import threading
 
 import pytest
 
+from helpers.core.clock import FakeClock
 from helpers.core.errors import InvalidArgument
 from helpers.core.primary_db import PrimaryDatabase
-from helpers.harness.interleaving import ScheduleError, replay
+from helpers.harness.interleaving import ScheduleError, interleave
 
 REPEATS = 15  # each interleaving, on each backend
 
@@ -24,7 +25,7 @@ def db():
 
 
 def fresh_users(start: int):
-    """A different user for every repeat, so each replay starts from an empty cache and version 1."""
+    """A different user for every repeat, so each interleaving starts from an empty cache and version 1."""
     return range(start, start + REPEATS)
 
 
@@ -76,7 +77,7 @@ def test_versioned_lua_refuses_the_late_fill_and_the_older_write(nb):
 
 def test_watch_exec_fails_once_then_the_retry_refuses(nb, keys, client, db):
     for user_id in fresh_users(140):
-        result = replay(
+        result = interleave(
             client,
             db,
             actors={
@@ -118,10 +119,10 @@ def test_the_lease_reader_without_the_lease_does_not_fill(nb, keys, client, db):
 
 
 # -- the harness itself ---------------------------------------------------------------------------------
-def test_replay_leaves_no_thread_behind(client, keys, db):
+def test_interleave_leaves_no_thread_behind(client, keys, db):
     before = threading.active_count()
     for _ in range(5):
-        replay(
+        interleave(
             client,
             db,
             actors={"a": lambda c, d: c.get(keys.key("user", 1))},
@@ -133,7 +134,7 @@ def test_replay_leaves_no_thread_behind(client, keys, db):
 
 def test_a_turn_for_a_finished_actor_is_an_error(client, keys, db):
     with pytest.raises(ScheduleError, match="finished"):
-        replay(client, db, actors={"a": lambda c, d: c.get("x")}, schedule=["a", "a"], watch=keys.key("user", 1))
+        interleave(client, db, actors={"a": lambda c, d: c.get("x")}, schedule=["a", "a"], watch=keys.key("user", 1))
 
 
 def test_a_schedule_that_ends_early_is_an_error(client, keys, db):
@@ -142,7 +143,7 @@ def test_a_schedule_that_ends_early_is_an_error(client, keys, db):
         cache.get(keys.key("user", 2))
 
     with pytest.raises(ScheduleError, match="ended too early"):
-        replay(client, db, actors={"a": two_steps}, schedule=["a"], watch=keys.key("user", 1))
+        interleave(client, db, actors={"a": two_steps}, schedule=["a"], watch=keys.key("user", 1))
 
 
 def test_an_actor_error_reaches_the_caller_with_its_own_type(client, keys, db):
@@ -150,7 +151,7 @@ def test_an_actor_error_reaches_the_caller_with_its_own_type(client, keys, db):
         raise NotImplementedError("your turn")
 
     with pytest.raises(NotImplementedError):
-        replay(client, db, actors={"a": broken}, schedule=["a*"], watch=keys.key("user", 1))
+        interleave(client, db, actors={"a": broken}, schedule=["a*"], watch=keys.key("user", 1))
 
 
 def test_star_runs_an_actor_to_its_end_and_returns_its_value(client, keys, db):
@@ -159,7 +160,7 @@ def test_star_runs_an_actor_to_its_end_and_returns_its_value(client, keys, db):
         cache.get(keys.key("user", 5))
         return db.get_user(5)["id"]
 
-    result = replay(client, db, actors={"a": three_steps}, schedule=["a*"], watch=keys.key("user", 5))
+    result = interleave(client, db, actors={"a": three_steps}, schedule=["a*"], watch=keys.key("user", 5))
     assert len(result.steps) == 3 and result.returned == {"a": 5}
 
 
@@ -177,7 +178,60 @@ def test_star_runs_an_actor_to_its_end_and_returns_its_value(client, keys, db):
 )
 def test_bad_arguments_say_what_to_fix(fake_client, actors, schedule, watch, message):
     with pytest.raises(InvalidArgument, match=message):
-        replay(fake_client, PrimaryDatabase(users=5, delay_ms=0), actors=actors, schedule=schedule, watch=watch)
+        interleave(fake_client, PrimaryDatabase(users=5, delay_ms=0), actors=actors, schedule=schedule, watch=watch)
 
 
 # -- the exercise checker -------------------------------------------------------------------------------
+
+
+# -- turn timeouts, decided on the clock --------------------------------------------------------------
+class ClockThatTellsTimeouts(FakeClock):
+    """A fake clock that sets ``gave_up`` when a wait it bounds runs out (so a stalled test actor can end)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gave_up = threading.Event()
+
+    def wait_for(self, ready, timeout_s, block):
+        ready_in_time = super().wait_for(ready, timeout_s, block)
+        if not ready_in_time:
+            self.gave_up.set()
+        return ready_in_time
+
+
+def test_an_operation_longer_than_the_turn_timeout_on_the_clock_is_an_error(fake_client, keys):
+    clock = ClockThatTellsTimeouts()
+
+    class StallingDatabase(PrimaryDatabase):
+        def get_user(self, user_id):
+            clock.advance(25.0)  # the operation takes 25 s on the harness's clock ...
+            clock.gave_up.wait(30.0)  # ... and really lasts until the coordinator has given up on it
+            return super().get_user(user_id)
+
+    db = StallingDatabase(users=5, delay_ms=0)
+    with pytest.raises(ScheduleError, match="did not finish operation 1 in time"):
+        interleave(
+            fake_client, db, actors={"a": lambda c, d: d.get_user(1)}, schedule=["a"], watch=keys.key("user", 1),
+            clock=clock, turn_timeout_s=20.0,
+        )  # fmt: skip
+
+
+def test_real_slowness_is_no_timeout_when_the_clock_does_not_move(fake_client, keys):
+    """A loaded machine makes an operation slow in real time; on a fake clock that is not a timeout."""
+    release = threading.Event()
+
+    class SlowDatabase(PrimaryDatabase):
+        def get_user(self, user_id):
+            release.wait(0.3)  # 0.3 s of real time, six times the turn timeout, and no fake time at all
+            return super().get_user(user_id)
+
+    result = interleave(
+        fake_client, SlowDatabase(users=5, delay_ms=0), actors={"a": lambda c, d: d.get_user(1)}, schedule=["a"],
+        watch=keys.key("user", 1), clock=FakeClock(), turn_timeout_s=0.05,
+    )  # fmt: skip
+    assert [step.command for step in result.steps] == ["SELECT user 1"]
+
+
+def test_the_turn_timeout_must_be_positive(fake_client, keys, db):
+    with pytest.raises(InvalidArgument, match="turn_timeout_s"):
+        interleave(fake_client, db, actors={"a": lambda c, d: None}, schedule=["a*"], watch="k", turn_timeout_s=0)

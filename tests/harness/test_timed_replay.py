@@ -5,23 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers.core.clock import FakeClock
 from helpers.core.errors import InvalidArgument
 from helpers.core.keys import KeySpace
-from helpers.harness import timed_replay as replay_module
-from helpers.harness.timed_replay import READ, UPDATE, Event, poisson_events, replay, share_with_error
-
-
-class FakeClock:
-    """Stands in for the time module inside helpers.harness.timed_replay: sleeping advances the clock at once."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def perf_counter(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from helpers.harness.timed_replay import READ, UPDATE, Event, poisson_events, replay_in_real_time, share_with_error
 
 
 class TestPoissonEvents:
@@ -65,50 +52,55 @@ class TestPoissonEvents:
             poisson_events(seed=0, **kwargs)
 
 
-class TestReplay:
+class TestReplayInRealTime:
     def test_calls_the_handler_in_order_never_early(self):
         events = [Event(0.0, 0), Event(0.05, 1), Event(0.1, 0, UPDATE)]
         seen = []
-        run = replay(events, lambda e: seen.append(e) or e.key * 10)
+        run = replay_in_real_time(events, lambda e: seen.append(e) or e.key * 10)
         assert seen == events and run.results == [0, 10, 0]
         assert np.all(run.ran_at_s >= np.array([0.0, 0.05, 0.1]) - 1e-6)
         assert run.lag.count == 3 and run.lag.max_ms >= 0
 
-    def test_late_events_run_back_to_back_or_are_skipped(self, monkeypatch):
-        clock = FakeClock()
-        monkeypatch.setattr(replay_module, "time", clock)  # deterministic: no real sleeping, no load effects
+    def test_late_events_run_back_to_back_or_are_skipped(self):
+        clock = FakeClock()  # deterministic: no real sleeping, no load effects
         events = [Event(0.0, 0), Event(0.01, 1), Event(0.02, 2), Event(0.3, 3)]
 
         def slow_first(event):
             if event.key == 0:
-                clock.now += 0.1  # the first call takes 100 ms: the replay is now 80-90 ms late for keys 1 and 2
+                clock.advance(0.1)  # the first call takes 100 ms: the replay is now 80-90 ms late for keys 1 and 2
             return event.key
 
-        bunched = replay(events, slow_first)
+        bunched = replay_in_real_time(events, slow_first, clock=clock)
         assert bunched.results == [0, 1, 2, 3] and bunched.skipped == 0 and bunched.ran.all()
         assert bunched.ran_at_s.tolist() == pytest.approx([0.0, 0.1, 0.1, 0.3])  # squeezed together, then on time
-        skipping = replay(events, slow_first, skip_late_s=0.005)
+        skipping = replay_in_real_time(events, slow_first, skip_late_s=0.005, clock=clock)
         assert skipping.results == [0, None, None, 3] and skipping.skipped == 2
         assert skipping.ran.tolist() == [True, False, False, True]
         assert np.isnan(skipping.ran_at_s[1:3]).all() and skipping.ran_at_s[3] == pytest.approx(0.3)
         assert skipping.lag.count == 2  # the lag describes the events that ran
 
-    def test_a_slightly_late_event_still_runs(self, monkeypatch):
+    def test_a_slightly_late_event_still_runs(self):
         clock = FakeClock()
-        monkeypatch.setattr(replay_module, "time", clock)
         events = [Event(0.0, 0), Event(0.01, 1)]
-        run = replay(events, lambda e: setattr(clock, "now", clock.now + 0.013) if e.key == 0 else e.key,
-                     skip_late_s=0.005)  # fmt: skip
+        run = replay_in_real_time(
+            events, lambda e: clock.advance(0.013) if e.key == 0 else e.key, skip_late_s=0.005, clock=clock
+        )
         assert run.ran.tolist() == [True, True]  # 3 ms late is within 5 ms
+        assert run.ran_at_s.tolist() == pytest.approx([0.0, 0.013]) and clock.sleeps == []
+
+    def test_an_early_replay_sleeps_exactly_until_each_event(self):
+        clock = FakeClock()
+        run = replay_in_real_time([Event(0.02, 0), Event(0.05, 1)], lambda e: e.key, clock=clock)
+        assert clock.sleeps == pytest.approx([0.02, 0.03]) and run.lag.max_ms == pytest.approx(0.0, abs=1e-9)
 
     @pytest.mark.parametrize("bad", [0, -1])
     def test_skip_late_must_be_positive(self, bad):
         with pytest.raises(InvalidArgument, match="skip_late_s"):
-            replay([Event(0.0, 0)], lambda e: None, skip_late_s=bad)
+            replay_in_real_time([Event(0.0, 0)], lambda e: None, skip_late_s=bad)
 
     def test_empty_schedule_is_refused(self):
         with pytest.raises(InvalidArgument, match="at least one event"):
-            replay([], lambda e: None)
+            replay_in_real_time([], lambda e: None)
 
     def test_real_ttls_run_out_between_events(self, client):
         """A read within the TTL hits; a read after it misses: the backend's own expiry, in milliseconds."""
@@ -123,7 +115,7 @@ class TestReplay:
             return "miss"
 
         try:
-            run = replay([Event(0.0, 0), Event(0.01, 0), Event(0.9, 0)], read)
+            run = replay_in_real_time([Event(0.0, 0), Event(0.01, 0), Event(0.9, 0)], read)
         finally:
             client.delete(key)
         assert run.results == ["miss", "hit", "miss"]

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 from execute_notebooks import run
 from nbclient import NotebookClient
+from notebook_series import KERNEL_NAME
 
 from helpers.core.errors import InvalidArgument
 from helpers.core.keys import KeySpace
@@ -129,7 +130,7 @@ def test_settings_are_restored_after_a_failing_cell_in_a_kernel(monkeypatch, own
         "assert lab.current()['maxmemory-policy'] == 'noeviction'\nevict.config_set('lfu-log-factor', 42)",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
-    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    NotebookClient(nb, timeout=60, kernel_name=KERNEL_NAME, allow_errors=True).execute()
     assert nb.cells[1].outputs[-1]["ename"] == "ZeroDivisionError"
     assert not any(o.get("output_type") == "error" for o in nb.cells[2].outputs)
     assert settings_of(own_server) == DEFAULTS  # the bare change was undone when the kernel exited

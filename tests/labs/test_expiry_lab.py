@@ -8,7 +8,7 @@ import time
 import pytest
 
 from helpers.core.backend import connect
-from helpers.core.errors import InvalidArgument, RedisServerNotFound
+from helpers.core.errors import FriendlyError, InvalidArgument, RedisServerNotFound
 from helpers.core.keys import KeySpace
 from helpers.core.sandbox import SandboxRedis, running_sandboxes
 from helpers.labs import expiry_lab
@@ -24,21 +24,59 @@ def load(client, names, ttl_ms):
         pipe.execute()
 
 
+def running_lab(lab: ExpiryLab) -> ExpiryLab:
+    lab.start(announce=False)
+    return lab
+
+
+class TestProtocol:
+    def test_creating_touches_nothing_start_chooses_and_announces(self, fake_client, capsys):
+        lab = ExpiryLab(fake_client, use_sandbox=False)
+        assert (lab.client, lab.kind, lab.running) == (None, None, False) and "not started" in lab.describe()
+        with pytest.raises(FriendlyError, match=r"ExpiryLab is not running: run `lab.start\(\)` first"):
+            lab.sample(time.perf_counter())
+        assert lab.start() is fake_client and lab.kind == FAKEREDIS
+        assert capsys.readouterr().out.strip() == lab.describe()
+        assert lab.start() is fake_client and capsys.readouterr().out == ""  # once started, start() is quiet
+
+    def test_a_with_block_stops_the_sandbox_even_on_error(self, fake_client, redis_server_binary):
+        before = set(running_sandboxes(parent=os.getpid()))
+        with pytest.raises(RuntimeError), ExpiryLab(fake_client) as lab:
+            assert lab.kind == SANDBOX and lab.running
+            raise RuntimeError("the experiment failed")
+        assert not lab.running and set(running_sandboxes(parent=os.getpid())) == before
+        assert "closed" in repr(lab)
+
+
+def _no_binary() -> str:
+    raise RedisServerNotFound("none here")
+
+
 class TestWhere:
-    def test_a_real_server_is_used_as_it_is(self, real_client):
-        lab = ExpiryLab(real_client)
-        assert (lab.where, lab.is_real, lab.client) == (CONNECTED, True, real_client)
-        assert "the server this notebook is connected to" in lab.description()
-        lab.close()
+    def test_a_real_server_gets_a_private_sandbox_too(self, real_client, redis_server_binary):
+        """DBSIZE and INFO count every learner's keys on a shared server: the measurement runs on its own."""
+        lab = running_lab(ExpiryLab(real_client))
+        try:
+            assert (lab.kind, lab.is_real) == (SANDBOX, True) and lab.client is not real_client
+        finally:
+            lab.close()
         assert real_client.ping()  # close() leaves the notebook's own server alone
+
+    def test_a_real_server_is_used_as_it_is_without_a_binary(self, real_client, monkeypatch):
+        monkeypatch.setattr(expiry_lab, "find_redis_server", _no_binary)
+        lab = running_lab(ExpiryLab(real_client))
+        assert (lab.kind, lab.is_real, lab.client) == (CONNECTED, True, real_client)
+        assert "the server this notebook is connected to" in lab.describe()
+        lab.close()
+        assert real_client.ping()
 
     def test_fakeredis_gets_a_private_sandbox_that_close_stops(self, fake_client, redis_server_binary):
         before = set(running_sandboxes(parent=os.getpid()))
-        lab = ExpiryLab(fake_client)
+        lab = running_lab(ExpiryLab(fake_client))
         try:
-            assert (lab.where, lab.is_real) == (SANDBOX, True)
+            assert (lab.kind, lab.is_real) == (SANDBOX, True)
             assert lab.client.info("stats")["expired_keys"] >= 0  # a real server, with INFO
-            assert "private redis-server" in lab.description() and lab.label.startswith(("Redis", "Valkey"))
+            assert "private redis-server" in lab.describe() and lab.label.startswith(("Redis", "Valkey"))
             started = set(running_sandboxes(parent=os.getpid())) - before
             assert len(started) == 1
         finally:
@@ -47,22 +85,19 @@ class TestWhere:
         lab.close()  # twice is fine
 
     def test_without_a_binary_it_says_so_and_uses_fakeredis(self, fake_client, monkeypatch):
-        def no_binary():
-            raise RedisServerNotFound("none here")
-
-        monkeypatch.setattr(expiry_lab, "find_redis_server", no_binary)
-        lab = ExpiryLab(fake_client)
-        assert (lab.where, lab.is_real, lab.client) == (FAKEREDIS, False, fake_client)
-        assert "No redis-server was found" in lab.description() and "fakeredis" in lab.description()
+        monkeypatch.setattr(expiry_lab, "find_redis_server", _no_binary)
+        lab = running_lab(ExpiryLab(fake_client))
+        assert (lab.kind, lab.is_real, lab.client) == (FAKEREDIS, False, fake_client)
+        assert "No redis-server was found" in lab.describe() and "fakeredis" in lab.describe()
         assert "fakeredis" in repr(lab)
 
     def test_use_sandbox_false_stays_on_fakeredis(self, fake_client):
-        assert ExpiryLab(fake_client, use_sandbox=False).where == FAKEREDIS
+        assert running_lab(ExpiryLab(fake_client, use_sandbox=False)).kind == FAKEREDIS
 
 
 class TestWatching:
     def test_samples_are_spaced_and_count_keys(self, fake_client):
-        lab = ExpiryLab(fake_client, use_sandbox=False)
+        lab = running_lab(ExpiryLab(fake_client, use_sandbox=False))
         fake_client.set(KEYS.key("lab", "a"), "x")
         start = time.perf_counter()
         samples = lab.watch(start, until_s=0.2, every_s=0.05)
@@ -72,12 +107,12 @@ class TestWatching:
         assert abs(samples[-1].server_s - time.time()) < 1.0  # the server's clock (fakeredis: this process's)
 
     def test_real_samples_carry_info_and_the_server_clock(self, real_client):
-        sample = ExpiryLab(real_client).sample(time.perf_counter())
+        sample = running_lab(ExpiryLab(real_client)).sample(time.perf_counter())
         assert sample.expired_keys is not None and sample.dbsize >= 0
         assert abs(sample.server_s - time.time()) < 1.0  # a local sandbox shares this machine's clock
 
     def test_watch_stops_when_told(self, fake_client):
-        lab = ExpiryLab(fake_client, use_sandbox=False)
+        lab = running_lab(ExpiryLab(fake_client, use_sandbox=False))
         fake_client.set(KEYS.key("lab", "b"), "x", px=100)
         samples = lab.watch(time.perf_counter(), until_s=2.0, every_s=0.02, stop_when=lambda s: s.dbsize == 0)
         assert samples[-1].dbsize == 0 and all(s.dbsize == 1 for s in samples[:-1])
@@ -86,10 +121,10 @@ class TestWatching:
     @pytest.mark.parametrize(("every_s", "until_s", "message"), [(0, 1, "every_s must be > 0"), (2, 1, "shorter")])
     def test_bad_intervals(self, fake_client, every_s, until_s, message):
         with pytest.raises(InvalidArgument, match=message):
-            ExpiryLab(fake_client, use_sandbox=False).watch(time.perf_counter(), until_s, every_s)
+            running_lab(ExpiryLab(fake_client, use_sandbox=False)).watch(time.perf_counter(), until_s, every_s)
 
     def test_fakeredis_dbsize_never_counts_an_expired_key(self, fake_client):
-        lab = ExpiryLab(fake_client, use_sandbox=False)
+        lab = running_lab(ExpiryLab(fake_client, use_sandbox=False))
         load(fake_client, [KEYS.key("lab", "short", i) for i in range(50)], 20)
         time.sleep(0.05)
         assert lab.sample(time.perf_counter()).dbsize == 0  # nothing was read, yet none is counted
@@ -97,7 +132,7 @@ class TestWatching:
     def test_real_server_keeps_a_few_expired_keys_until_they_are_read(self, redis_server_binary):
         """The notebook's claim: under 10 % expired, the active cycle leaves most of them in memory."""
         with SandboxRedis(binary=redis_server_binary) as server:
-            lab = ExpiryLab(connect(server.url, announce=False))
+            lab = running_lab(ExpiryLab(connect(server.url, announce=False)))
             base = lab.sample(time.perf_counter())
             load(lab.client, [KEYS.key("long", i) for i in range(5_000)], 60_000)
             few = [KEYS.key("few", i) for i in range(200)]  # 4 % of the keys with a TTL
@@ -113,7 +148,7 @@ class TestWatching:
 
     def test_real_server_sweeps_many_expired_keys_without_reads(self, redis_server_binary):
         with SandboxRedis(binary=redis_server_binary) as server:
-            lab = ExpiryLab(connect(server.url, announce=False))
+            lab = running_lab(ExpiryLab(connect(server.url, announce=False)))
             base = lab.sample(time.perf_counter())
             load(lab.client, [KEYS.key("long", i) for i in range(2_000)], 60_000)
             load(lab.client, [KEYS.key("many", i) for i in range(3_000)], 50)  # 60 % of the keys with a TTL
@@ -125,7 +160,7 @@ class TestWatching:
 
 class TestBatches:
     def test_load_reports_the_batch_deadlines_on_the_server_clock(self, client):
-        lab = ExpiryLab(client, use_sandbox=False)
+        lab = running_lab(ExpiryLab(client, use_sandbox=False))
         names = [KEYS.key("batch", i) for i in range(50)]
         try:
             now = lab.sample(time.perf_counter()).server_s
@@ -136,7 +171,7 @@ class TestBatches:
             KEYS.cleanup(client)
 
     def test_load_refuses_bad_input(self, fake_client):
-        lab = ExpiryLab(fake_client, use_sandbox=False)
+        lab = running_lab(ExpiryLab(fake_client, use_sandbox=False))
         with pytest.raises(InvalidArgument, match="at least one key"):
             lab.load([], 100)
         with pytest.raises(InvalidArgument, match="ttl_ms must be > 0"):

@@ -144,3 +144,15 @@ def test_replays_are_deterministic_and_validated():
         simulate_cache_aside(requests, capacity_keys=50, policy="allkeys-lru", times_s=[0.0])
     with pytest.raises(InvalidArgument, match="capacity_keys"):
         simulate_cache_aside(requests, capacity_keys=0, policy="allkeys-lru")
+
+
+def test_cache_aside_loop_hits_counts_and_oom():
+    engine = EvictionEngine(policy="allkeys-lru", maxmemory=2, lru_clock_ms=1)
+    hits, resident = engine.cache_aside(["a", "b", "a", "c", "b"], [0, 1, 2, 3, 4], cost=1, ttl_ms=10, count_every=2)
+    assert hits.tolist() == [False, False, True, False, False]  # the read after c's fill evicted b, the idlest
+    assert resident == [2, 3, 3] and engine.evicted_keys == 1  # as in Redis, the next command evicts
+    hits, _ = engine.cache_aside(["a"], [100], cost=1, ttl_ms=10)
+    assert hits.tolist() == [False]  # expired after its 10 ms TTL
+    full = EvictionEngine(policy="noeviction", maxmemory=1)
+    with pytest.raises(OutOfMemory):
+        full.cache_aside(["a", "b", "c"], [0, 1, 2], cost=1, ttl_ms=10)  # b goes over, c is refused

@@ -41,5 +41,5 @@ def test_lfu_counter_range_holds_the_published_table():
 
 
 def test_lfu_counter_range_rejects_bad_hits():
-    with pytest.raises(InvalidArgument, match="hits must be whole numbers"):
+    with pytest.raises(InvalidArgument, match="hits must be a whole number >= 0"):
         lfu_counter_range([-1], 10)

@@ -77,3 +77,23 @@ def test_same_error_texts_as_a_real_server(real_client, sim):
         sim.object("freq", "rcp:04:err")
     assert str(real_error.value) == str(sim_error.value)
     real_client.delete("rcp:04:err")
+
+
+def test_the_bulk_replays_two_operations():
+    """What harness.bulk_replay asks of a server, answered by the engine's one cache-aside loop."""
+    sim = SimulatedRedis()
+    names = ["a", "b", "a", "c", "a", "b"]
+    hits, resident, times, seconds = sim.replay_cache_aside(names, value_bytes=100, ttl_ms=60_000, chunk=4)
+    assert hits.tolist() == [False, False, True, False, True, True]
+    assert resident.tolist() == [3, 3]  # after the 4th request and after the last
+    assert times.shape == (6,) and seconds > 0 and sim.pttl("a") > 59_000
+    sim.config_set("maxmemory-policy", "allkeys-lfu")
+    sim.read_repeatedly("a", 500)
+    assert sim.info()["keyspace_hits"] == 3 + 500 and sim.object("freq", "a") > 5
+
+
+def test_the_bulk_replay_reports_oom_as_redis_does():
+    sim = SimulatedRedis()
+    sim.config_set("maxmemory", 1)  # below the baseline, noeviction: every write is refused
+    with pytest.raises(redis.exceptions.OutOfMemoryError, match="maxmemory"):
+        sim.replay_cache_aside(["a"], value_bytes=10, ttl_ms=1000, chunk=10)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from helpers.core.errors import InvalidArgument
+from helpers.core.workloads import poisson_arrivals
 from helpers.sim.ttl_models import (
     fixed_ttl_hit_ratio,
     longest_ttl_for_stale_budget,
@@ -22,8 +23,8 @@ def simulate_reads_and_updates(read_rate, update_rate, ttl_s, keys, duration_s, 
     rng = np.random.default_rng(seed)
     hits = stale = reads = 0
     for _ in range(keys):
-        read_times = np.sort(rng.uniform(0, duration_s, rng.poisson(read_rate * duration_s)))
-        update_times = np.sort(rng.uniform(0, duration_s, rng.poisson(update_rate * duration_s)))
+        read_times = poisson_arrivals(read_rate, duration_s, rng)
+        update_times = poisson_arrivals(update_rate, duration_s, rng)
         expires_at, filled_at = -1.0, -1.0
         for now in read_times:
             reads += 1

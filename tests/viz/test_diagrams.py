@@ -10,11 +10,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from helpers.core.errors import InvalidArgument  # noqa: E402
-from helpers.harness.interleaving import Replay, Step  # noqa: E402
+from helpers.harness.interleaving import Interleaving, Step  # noqa: E402
 from helpers.viz.diagrams import _box_edge, flow_diagram, sequence_diagram, sequence_height  # noqa: E402
 
 
-def a_replay(consistent: bool) -> Replay:
+def an_interleaving(consistent: bool) -> Interleaving:
     steps = [
         Step(1, "reader", "cache", "GET user:1", "miss", "(empty)"),
         Step(2, "reader", "database", "SELECT user 1", "Quito v1", "(empty)"),
@@ -22,12 +22,12 @@ def a_replay(consistent: bool) -> Replay:
         Step(4, "reader", "cache", "SET user:1 Quito v1 PX 60000", "OK", "Quito v1"),
     ]
     cached = {"city": "Osaka" if consistent else "Quito", "version": 2 if consistent else 1}
-    return Replay(steps, {}, cached, {"city": "Osaka", "version": 2}, "rcp:03:user:1")
+    return Interleaving(steps, {}, cached, {"city": "Osaka", "version": 2}, "rcp:03:user:1")
 
 
 def test_sequence_diagram_draws_one_arrow_per_step_between_the_right_lanes():
     fig, ax = plt.subplots()
-    arrows = sequence_diagram(ax, a_replay(consistent=False))
+    arrows = sequence_diagram(ax, an_interleaving(consistent=False))
     plt.close(fig)
     assert [a.step for a in arrows] == [1, 2, 3, 4]
     reader, cache, database, writer = 0.0, 1.6, 3.2, 4.8
@@ -44,21 +44,21 @@ def test_sequence_diagram_draws_one_arrow_per_step_between_the_right_lanes():
 
 def test_sequence_diagram_says_consistent_when_it_is():
     fig, ax = plt.subplots()
-    sequence_diagram(ax, a_replay(consistent=True))
+    sequence_diagram(ax, an_interleaving(consistent=True))
     plt.close(fig)
     assert any(t.get_text().endswith(": consistent") for t in ax.texts)
 
 
 def test_sequence_height_grows_with_the_steps():
-    assert sequence_height(a_replay(True)) < sequence_height(
-        Replay(a_replay(True).steps * 3, {}, None, None, "rcp:03:user:1")
+    assert sequence_height(an_interleaving(True)) < sequence_height(
+        Interleaving(an_interleaving(True).steps * 3, {}, None, None, "rcp:03:user:1")
     )
 
 
-def test_sequence_diagram_wants_a_replay():
+def test_sequence_diagram_wants_an_interleaving():
     fig, ax = plt.subplots()
-    with pytest.raises(InvalidArgument, match="Replay"):
-        sequence_diagram(ax, ["not", "a", "replay"])
+    with pytest.raises(InvalidArgument, match="Interleaving"):
+        sequence_diagram(ax, ["not", "an", "interleaving"])
     plt.close(fig)
 
 
