@@ -59,7 +59,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from helpers.core.backend import backend_info, connect, new_connection
-from helpers.core.keys import KeySpace
+from helpers.core.keys import KeySpace, short_key
 from helpers.core.primary_db import PrimaryDatabase
 from helpers.core.timing import summarize, time_calls
 from helpers.exercises.nb06_near_cache import check_crossing_schedule, check_get_many
@@ -70,6 +70,7 @@ from helpers.harness.tracking import (
     client_side_cache,
     open_tracking_server,
     raw_push,
+    short_keys,
     tracked_connection,
     version_tuple,
 )
@@ -325,7 +326,8 @@ if server is not None:
     tracking.set(keys.key("user", "nobody"), "filled")
     missing = listener.poll(timeout=1.0)
     assert first == [[key]] and second == [] and missing == [[keys.key("user", "nobody")]]
-    print(f"after the first write:  {first}\nafter the second write: {second}\nafter filling a missing key: {missing}")
+    print(f"after the first write:  {short_keys(first)}\nafter the second write: {short_keys(second)}")
+    print(f"after filling a missing key: {short_keys(missing)}")
 else:
     print(NO_SERVER)
 
@@ -346,7 +348,8 @@ else:
 if server is not None:
     push = raw_push(server.url, keys.key("user", 8))  # HELLO 3, CLIENT TRACKING ON, GET, then another client SETs
     assert push.startswith(b">2\r\n$10\r\ninvalidate\r\n*1\r\n") and keys.key("user", 8).encode() in push
-    print(push)
+    head, key_part = push.split(b"*1\r\n")  # the push, then one key as a bulk string ($<length>, the name)
+    print(head + b"*1\r\n", "then the key:", short_key(key_part.split(b"\r\n")[1].decode()))
 else:
     print(NO_SERVER)
 
@@ -441,10 +444,10 @@ if server is not None:
     optin.close()
     assert announced == [[price]] and opted == [[keys.key("optin", "kept")]]
     assert loops == {False: [[keys.key("fill", 0)]], True: []} and forgotten == []
-    print(f"BCAST, prefix {keys.key('price', '')!r}: {announced}")
-    print(f"OPTIN: {opted}")
-    print(f"own fill without NOLOOP: {loops[False]}; with NOLOOP: {loops[True]}")
-    print(f"another client's change after the client's own write: {forgotten}")
+    print(f"BCAST, prefix {short_key(keys.key('price', ''))!r}: {short_keys(announced)}")
+    print(f"OPTIN: {short_keys(opted)}")
+    print(f"own fill without NOLOOP: {short_keys(loops[False])}; with NOLOOP: {short_keys(loops[True])}")
+    print(f"another client's change after the client's own write: {short_keys(forgotten)}")
 else:
     print(NO_SERVER)
 
@@ -483,7 +486,7 @@ else:
 if server is not None and server.private:
     assert 0 < len(evicted) <= 40
     print(f"tracked before: {remembered_before}, with the cap: {remembered}; {len(evicted)} invalidations of keys "
-          f"nobody wrote, e.g. {sorted(evicted)[:3]}")  # fmt: skip
+          f"nobody wrote, e.g. {sorted(map(short_key, evicted))[:3]}")  # fmt: skip
 else:
     print(NO_SERVER if server is None else "skipped: this changes a server setting, so only on a private server")
 
@@ -638,7 +641,8 @@ else:
 operations = near_cache_workload(n_ops=2000, n_keys=50, write_share=0.05, seed=6)
 table_client = tracking if server is not None else r
 names = [keys.key("item", n) for n in range(50)]
-count_reads = server_read_calls(table_client)  # None on fakeredis: then each path counts its own misses
+# Server-wide counters only on a private server (on a shared one they count everyone): else each path counts.
+count_reads = server_read_calls(table_client) if server is not None and server.private else None
 
 
 def measure(name, near):
@@ -659,8 +663,9 @@ if server is not None:
     results.append(measure("near cache, tracking", with_tracking))
     table_listener.close()
     with_tracking.redis.close()
-if csc is not None:
+if csc is not None and count_reads is not None:  # only the server can count what redis-py's cache sends
     results.append(measure("redis-py client-side cache", csc))
+if csc is not None:
     csc.close()
 by_name = {result.strategy: result for result in results}
 assert all(result.reads == by_name["Redis only"].reads for result in results)
@@ -795,4 +800,4 @@ if server is not None:
     assert keys.count(tracking) == 0
     tracking.close()
     server.stop()
-print(f"deleted the keys under {keys.prefix}; the private server, if any, is stopped")
+print(f"deleted the keys under {keys.notebook_prefix}; the private server, if any, is stopped")

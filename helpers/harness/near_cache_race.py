@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from helpers.core.errors import FriendlyError, InvalidArgument
+from helpers.core.keys import short_key
 from helpers.harness.tracking import InvalidationListener, tracked_connection
 
 SEND = "reader sends its read"
@@ -170,7 +171,8 @@ class _Race:
             name = self.order[self.position]
             self.position += 1
             if name == WRITE:
-                self._record(WRITE, self.wire.write(self.written_key, self.new_value))
+                self.wire.write(self.written_key, self.new_value)
+                self._record(WRITE, f"SET {short_key(self.written_key)} {self.new_value!r} -> OK")
                 self.push_due = self.written_key in self.sent_keys  # the server tracks it: a push is on its way
             elif name == DELIVER:
                 self._deliver()
@@ -183,7 +185,8 @@ class _Race:
         self.sent_keys = set(command.split()[1:])
         self.read_command = command
         self.position += 1  # SEND itself
-        self._record(SEND, f"{command} (answered, not read yet)")
+        name, *names = command.split()
+        self._record(SEND, f"{' '.join([name, *map(short_key, names)])} (answered, not read yet)")
         self.run_until(RECEIVE)
         self.position += 1  # RECEIVE: the wire reads the reply when this returns
         self.wire.on_receive = lambda reply: setattr(self, "received", f"reply {reply!r}")
@@ -195,7 +198,8 @@ class _Race:
             self.near.invalidate(payload)
             if payload is None or self.written_key in payload:
                 self.delivered = True
-        self._record(DELIVER, f"invalidate {payloads[0]!r}" if payloads else "nothing has arrived")
+        shown = [short_key(key) for key in payloads[0]] if payloads and payloads[0] is not None else None
+        self._record(DELIVER, f"invalidate {shown!r}" if payloads else "nothing has arrived")
 
     def _record(self, name: str, detail: str) -> None:
         entry = self.near.local.get(self.written_key) if hasattr(self.near, "local") else None

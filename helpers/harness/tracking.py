@@ -29,6 +29,7 @@ from redis.retry import Retry
 
 from helpers.core.backend import ENV_VAR, backend_info, connect
 from helpers.core.errors import RedisServerNotFound
+from helpers.core.keys import short_key
 from helpers.core.sandbox import SandboxRedis, find_redis_server
 
 TRACKING_CHANNEL = "__redis__:invalidate"
@@ -102,6 +103,11 @@ def open_tracking_server(r: redis.Redis) -> TrackingServer | None:
 def version_tuple(version: str) -> tuple[int, ...]:
     """'7.0.15' -> (7, 0, 15); non-numeric parts count as 0."""
     return tuple(int(part) if part.isdigit() else 0 for part in version.split(".")[:3])
+
+
+def short_keys(invalidations: list[Invalidation]) -> list[list[str] | None]:
+    """Invalidations with each key shortened for printing ('rcp:06:ada:user:7' -> 'user:7'; None stays None)."""
+    return [None if payload is None else [short_key(key) for key in payload] for payload in invalidations]
 
 
 def _client(url: str, **kwargs: object) -> redis.Redis:

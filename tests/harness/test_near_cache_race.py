@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers.core.keys import short_key
 from helpers.exercises.nb06_near_cache import ReferenceNearCache, UnguardedNearCache
 from helpers.harness.near_cache_race import (
     DELIVER,
@@ -32,7 +33,7 @@ def test_the_crossing_leaves_the_unguarded_near_cache_stale(url):
     replayed = crossing(UnguardedNearCache, CROSSING, url)
     assert [step.name for step in replayed.steps] == CROSSING
     assert replayed.delivered and replayed.stale_reads_after == 2 and replayed.redis_reads_after == 0
-    assert replayed.steps[2].detail == f"invalidate [{KEY!r}]"
+    assert replayed.steps[2].detail == f"invalidate [{short_key(KEY)!r}]" and "rcp:" not in repr(replayed)
     assert replayed.steps[3].local_after == "'v1'"  # the reply landed after the invalidation
     assert replayed.returned == "v1" and replayed.read_command == f"GET {KEY}"
     assert "STALE" in replayed.verdict and "STALE" in repr(replayed)

@@ -134,3 +134,8 @@ def test_a_tracked_connection_is_one_connection(sandbox):
     assert all(data.client_id() == first for _ in range(3))
     assert isinstance(data, redis.Redis)
     data.close()
+
+
+def test_short_keys_hide_the_prefix_and_the_learner():
+    keys = KeySpace("06")
+    assert tracking.short_keys([[keys.key("user", 7), keys.key("a")], None]) == [["user:7", "a"], None]
