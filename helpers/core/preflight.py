@@ -85,7 +85,7 @@ def check_package(name: str, importer: Callable[[str], object] = importlib.impor
 
 def check_redis() -> list[Check]:
     """Which Redis each notebook uses: ``r`` (REDIS_URL's server, which must answer, or fakeredis), and the
-    private redis-server 01's expiry lab and 04's eviction lab start (they fall back without a binary)."""
+    private redis-server 01's expiry lab, 04's eviction lab and 06's tracking sections start (they fall back)."""
     if not os.environ.get(ENV_VAR, "").strip():
         status, r_text, fix = OK, "fakeredis, in-process (REDIS_URL is not set)", ""
         r_short = "r on fakeredis"
@@ -110,10 +110,20 @@ def check_redis() -> list[Check]:
         eviction = f"{ENV_VAR}'s server if it holds only 04's keys (you opted in), else {eviction}"
     worst = FAIL if status == FAIL else lab_status
     lab_fix = fix or ("" if private else SERVER_FIX)
+    if private:
+        tracking, tracking_status = f"CLIENT TRACKING on {private}", OK
+    elif status == OK and ENV_VAR in r_short:
+        tracking, tracking_status = (
+            f"CLIENT TRACKING on {ENV_VAR}'s server (settings untouched: 3.2's cap skipped)",
+            WARN,
+        )
+    else:
+        tracking, tracking_status = "sections 3 to 5 skipped, labelled (fakeredis has no CLIENT TRACKING)", WARN
     return [
         Check("00 02 03 05", status, r_text, fix),
         Check("01", worst, f"{r_short}; expiry lab on {expiry}", lab_fix),
         Check("04", worst, f"{r_short}; eviction on {eviction}", lab_fix),
+        Check("06", FAIL if status == FAIL else tracking_status, f"{r_short}; {tracking}", lab_fix),
     ]
 
 
