@@ -514,7 +514,7 @@ ax.plot(requests_done[shown], counted[shown], ".-", color=PALETTE["neutral"], la
 first_drained = WARMUP // CHUNK
 ax.plot(requests_done[per_pipeline - 1 :: per_pipeline][first_drained : first_drained + 3],
         drained[first_drained : first_drained + 3], "s", color=PALETTE["slow"], label="pipeline drained")  # fmt: skip
-ax.set(xlabel="requests replayed", ylabel="keys resident (DBSIZE)", ylim=(0, None))
+ax.set(xlabel="requests replayed", ylabel="keys resident (DBSIZE)", ylim=(0, 1.12 * counted[shown].max()))
 ax.legend(fontsize=8)
 plt.show()
 

@@ -83,7 +83,9 @@ def test_the_bulk_replays_two_operations():
     """What harness.bulk_replay asks of a server, answered by the engine's one cache-aside loop."""
     sim = SimulatedRedis()
     names = ["a", "b", "a", "c", "a", "b"]
-    hits, resident, times, seconds = sim.replay_cache_aside(names, value_bytes=100, ttl_ms=60_000, chunk=8, count_every=4)
+    hits, resident, times, seconds = sim.replay_cache_aside(
+        names, value_bytes=100, ttl_ms=60_000, chunk=8, count_every=4
+    )
     assert hits.tolist() == [False, False, True, False, True, True]
     assert resident.tolist() == [3, 3]  # after the 4th request and after the last
     assert times.shape == (6,) and seconds > 0 and sim.pttl("a") > 59_000
