@@ -63,7 +63,7 @@ from helpers.core.keys import KeySpace, short_key
 from helpers.core.primary_db import PrimaryDatabase
 from helpers.core.timing import summarize, time_calls
 from helpers.exercises.nb06_near_cache import check_crossing_schedule, check_get_many
-from helpers.harness.near_cache_race import DELIVER, RECEIVE, SEND, WRITE, replay_crossing
+from helpers.harness.near_cache_race import DELIVER, RECEIVE, SEND, WRITE, stage_crossing
 from helpers.harness.near_cache_workload import format_table, near_cache_workload, run_workload, server_read_calls
 from helpers.harness.tracking import (
     InvalidationListener,
@@ -503,7 +503,7 @@ else:
 # removes nothing (there is nothing yet), and then the reply puts the old value in the near cache, where it
 # stays until the local TTL ends: a stale read "after the invalidation propagated".
 #
-# `replay_crossing` makes it happen in the same order on every run, on the private server, with real
+# `stage_crossing` makes it happen in the same order on every run, on the private server, with real
 # connections and a real invalidation message. Four steps, in the order of `schedule`:
 #
 # - `SEND`: A's near cache sends its `GET`, and the replay waits until the server's reply is in A's socket
@@ -520,7 +520,7 @@ else:
 # %%
 race_url = server.url if server is not None else None  # None: the simulated wire
 race_key = keys.key("race", 1)
-crossed = replay_crossing(NearCache, lambda near: near.get(race_key), [SEND, WRITE, DELIVER, RECEIVE],
+crossed = stage_crossing(NearCache, lambda near: near.get(race_key), [SEND, WRITE, DELIVER, RECEIVE],
                           url=race_url, keys=[race_key], written_key=race_key)  # fmt: skip
 assert crossed.delivered and crossed.stale_reads_after == 2  # invalidated, and still stale
 crossed
@@ -556,7 +556,7 @@ class GuardedNearCache(NearCache):
 
 
 # %%
-guarded = replay_crossing(GuardedNearCache, lambda near: near.get(race_key), [SEND, WRITE, DELIVER, RECEIVE],
+guarded = stage_crossing(GuardedNearCache, lambda near: near.get(race_key), [SEND, WRITE, DELIVER, RECEIVE],
                           url=race_url, keys=[race_key], written_key=race_key)  # fmt: skip
 assert guarded.delivered and guarded.stale_reads_after == 0
 guarded

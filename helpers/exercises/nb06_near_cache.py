@@ -99,7 +99,7 @@ def check_crossing_schedule(stage_the_race: Callable[[], Sequence[str]]) -> str:
         "The invalidation exists only after the write: put DELIVER after WRITE.",
     )
     with _tracking_url() as url:
-        replayed = race.replay_crossing(
+        replayed = race.stage_crossing(
             UnguardedNearCache, lambda near: near.get(SINGLE), schedule, url=url, keys=[SINGLE], written_key=SINGLE
         )
     expect(
@@ -121,7 +121,7 @@ def check_get_many(get_many: Callable[[object, list[str]], list]) -> str:
     quiet = [race.SEND, race.RECEIVE, race.WRITE, race.DELIVER]
     with _tracking_url() as url:
         alone, crossed = (
-            race.replay_crossing(
+            race.stage_crossing(
                 ReferenceNearCache,
                 lambda near: get_many(near, list(BATCH)),
                 schedule,

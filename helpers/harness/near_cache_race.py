@@ -5,7 +5,7 @@ invalidation on the listener's. The server can answer the read, then see a write
 invalidation, and the client's listener can handle the invalidation *before* the client reads the
 reply: the reply then puts a value in the near cache that the invalidation was meant to remove.
 
-``replay_crossing(make_near, read, schedule, ...)`` makes that happen on purpose, in one thread,
+``stage_crossing(make_near, read, schedule, ...)`` makes that happen on purpose, in one thread,
 with four steps in the order ``schedule`` gives:
 
 - ``SEND``: the near cache's first Redis read (a GET or an MGET) is sent, and the harness waits until
@@ -55,7 +55,7 @@ class CrossingStep:
 
 
 @dataclass
-class CrossingReplay:
+class StagedCrossing:
     """What happened in one replay, and what reads returned afterwards."""
 
     steps: list[CrossingStep]
@@ -90,7 +90,7 @@ class CrossingReplay:
         return "\n".join([f"replayed on {self.where}:", *(str(step) for step in self.steps), self.verdict])
 
 
-def replay_crossing(
+def stage_crossing(
     make_near: Callable[[object], object],
     read: Callable[[object], object],
     schedule: Sequence[str],
@@ -100,7 +100,7 @@ def replay_crossing(
     written_key: str,
     old_value: str = "v1",
     new_value: str = "v2",
-) -> CrossingReplay:
+) -> StagedCrossing:
     """Run ``read(near)`` with ``near = make_near(client)`` and the four steps in ``schedule`` order.
 
     ``keys`` start holding ``old_value`` (on the server at ``url``, or in a simulated store when ``url``
@@ -122,7 +122,7 @@ def replay_crossing(
         race.run_until(None)
         reads_before = wire.client.reads
         after = [(key, near.get(key)) for _ in range(2) for key in keys]
-        return CrossingReplay(
+        return StagedCrossing(
             race.steps,
             race.read_command,
             returned,

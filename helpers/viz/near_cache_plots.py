@@ -1,6 +1,6 @@
 """Notebook 06's race picture: the reply and the invalidation crossing on their two connections.
 
-``crossing_diagram(ax, replay)`` draws a ``CrossingReplay`` as lanes (A's near cache, A's listener,
+``crossing_diagram(ax, replay)`` draws a ``StagedCrossing`` as lanes (A's near cache, A's listener,
 Redis, the writer), one row per step from top to bottom. The reply to A's read leaves Redis at the
 SEND step and reaches A at the RECEIVE step; the invalidation leaves Redis at the WRITE step and
 reaches the listener at the DELIVER step. When DELIVER comes before RECEIVE the two arrows cross:
@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch
 
 from helpers.core.errors import InvalidArgument
-from helpers.harness.near_cache_race import DELIVER, RECEIVE, SEND, WRITE, CrossingReplay
+from helpers.harness.near_cache_race import DELIVER, RECEIVE, SEND, WRITE, StagedCrossing
 from helpers.viz.plots import PALETTE
 
 LANES = {"near cache": 0.0, "listener": 1.9, "Redis": 4.4, "writer": 6.1}
@@ -34,10 +34,10 @@ class Message:
     arrived_at: float
 
 
-def crossing_diagram(ax: Axes, replay: CrossingReplay) -> list[Message]:
+def crossing_diagram(ax: Axes, replay: StagedCrossing) -> list[Message]:
     """Draw ``replay`` on ``ax``; return the messages drawn (reply, write, invalidation), in that order."""
-    if not isinstance(replay, CrossingReplay):
-        raise InvalidArgument(f"crossing_diagram() draws a CrossingReplay, got {type(replay)!r}.")
+    if not isinstance(replay, StagedCrossing):
+        raise InvalidArgument(f"crossing_diagram() draws a StagedCrossing, got {type(replay)!r}.")
     row = {step.name: step.index for step in replay.steps}
     bottom = len(replay.steps) + 1.0
     for lane, x in LANES.items():

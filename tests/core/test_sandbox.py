@@ -244,7 +244,9 @@ def test_cli_without_a_server_skips_or_fails(tmp_path):
 
 def test_cli_usage():
     done = run_cli()
-    assert done.returncode == 2 and done.stderr.startswith("usage: python -m helpers.core.sandbox run --")
+    assert done.returncode == 2 and done.stderr.startswith(
+        "usage: python -m helpers.core.sandbox run [--server NAME] -- "
+    )
 
 
 @pytest.mark.parametrize("args", [("run",), ("run", "--")])

@@ -13,7 +13,7 @@ from helpers.harness.near_cache_race import (
     STEPS,
     WRITE,
     CrossingError,
-    replay_crossing,
+    stage_crossing,
 )
 
 KEY = "rcp:06-test:race"
@@ -26,7 +26,7 @@ def url(request) -> str | None:
 
 
 def crossing(near_class, schedule, url):
-    return replay_crossing(near_class, lambda near: near.get(KEY), schedule, url=url, keys=[KEY], written_key=KEY)
+    return stage_crossing(near_class, lambda near: near.get(KEY), schedule, url=url, keys=[KEY], written_key=KEY)
 
 
 def test_the_crossing_leaves_the_unguarded_near_cache_stale(url):
@@ -70,12 +70,12 @@ def test_bad_schedules_are_refused(schedule):
 
 def test_a_read_that_never_reaches_redis_is_refused():
     with pytest.raises(CrossingError, match="never reached Redis"):
-        replay_crossing(UnguardedNearCache, lambda near: None, CROSSING, url=None, keys=[KEY], written_key=KEY)
+        stage_crossing(UnguardedNearCache, lambda near: None, CROSSING, url=None, keys=[KEY], written_key=KEY)
 
 
 def test_the_written_key_must_be_one_of_the_keys():
     with pytest.raises(ValueError):
-        replay_crossing(UnguardedNearCache, lambda n: n.get(KEY), CROSSING, url=None, keys=[KEY], written_key="x")
+        stage_crossing(UnguardedNearCache, lambda n: n.get(KEY), CROSSING, url=None, keys=[KEY], written_key="x")
 
 
 def test_an_mget_crosses_like_a_get(url):
@@ -84,6 +84,6 @@ def test_an_mget_crosses_like_a_get(url):
     def read(near):
         return near.redis.mget(names)
 
-    replayed = replay_crossing(UnguardedNearCache, read, CROSSING, url=url, keys=names, written_key=names[1])
+    replayed = stage_crossing(UnguardedNearCache, read, CROSSING, url=url, keys=names, written_key=names[1])
     assert replayed.read_command == "MGET " + " ".join(names) and replayed.returned == ["v1"] * 3
     assert replayed.delivered and sorted(STEPS) == sorted(step.name for step in replayed.steps)

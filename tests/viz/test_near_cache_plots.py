@@ -10,14 +10,14 @@ import pytest  # noqa: E402
 
 from helpers.core.errors import InvalidArgument  # noqa: E402
 from helpers.exercises.nb06_near_cache import UnguardedNearCache  # noqa: E402
-from helpers.harness.near_cache_race import DELIVER, RECEIVE, SEND, WRITE, replay_crossing  # noqa: E402
+from helpers.harness.near_cache_race import DELIVER, RECEIVE, SEND, WRITE, stage_crossing  # noqa: E402
 from helpers.viz.near_cache_plots import crossing_diagram  # noqa: E402
 
 KEY = "rcp:06-test:plot"
 
 
 def replayed(schedule):
-    return replay_crossing(UnguardedNearCache, lambda n: n.get(KEY), schedule, url=None, keys=[KEY], written_key=KEY)
+    return stage_crossing(UnguardedNearCache, lambda n: n.get(KEY), schedule, url=None, keys=[KEY], written_key=KEY)
 
 
 def test_the_race_draws_crossing_arrows():
