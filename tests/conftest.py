@@ -15,6 +15,9 @@ from helpers.core.backend import connect
 from helpers.core.errors import RedisServerNotFound
 from helpers.core.sandbox import REQUIRE_ENV, SandboxRedis, find_redis_server, running_sandboxes
 
+# Shared fixture modules that tests also import names from: rewrite their asserts before the first import.
+pytest.register_assert_rewrite("herd_fixtures", "notebook_code")
+
 
 def _skip_or_fail(reason: str) -> None:
     """No real server: skip on a laptop, fail in CI (REQUIRE_REAL_REDIS=1), never skip silently there."""

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from helpers.core.keys import KeySpace
 from helpers.exercises.nb04_eviction import check_eviction_choice
 from helpers.labs.eviction_lab import EvictionLab
 
 KEYS = KeySpace("04")
-
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-DEFAULTS = {
-    "maxmemory": "0",
-    "maxmemory-policy": "noeviction",
-    "maxmemory-samples": "5",
-    "lfu-log-factor": "10",
-    "lfu-decay-time": "1",
-}
 
 
 def test_checker_explains_wrong_choices(monkeypatch):

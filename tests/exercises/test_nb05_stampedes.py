@@ -7,43 +7,13 @@ import secrets
 import time
 
 import pytest
+from herd_fixtures import KEYS, LOCK, RELEASE_LOCK
 
-from helpers.core.keys import KeySpace
-from helpers.core.primary_db import PrimaryDatabase
 from helpers.exercises import nb05_stampedes as nb05
 from helpers.exercises.framework import STUB_HINT
 from helpers.exercises.nb05_stampedes import CRASHED_LOCK_TTL_MS, check_lock_protected_fill
 
-KEYS = KeySpace("05-test")
-
-
-HOT = KEYS.key("hot")
-
-
-LOCK = HOT + ":lock"
-
-
-TTL_MS = 10_000
-
-
-RELEASE_LOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-
-@pytest.fixture
-def db() -> PrimaryDatabase:
-    return PrimaryDatabase(users=10, delay_ms=30)
-
-
-@pytest.fixture
-def cache(client):
-    KEYS.cleanup(client)
-    yield client
-    KEYS.cleanup(client)
+pytest_plugins = ["herd_fixtures"]  # the fixtures `db` and `cache`
 
 
 def make_solution(*, lock=True, double_check=True, compare_and_delete=True, retry_lock=True, release=True):

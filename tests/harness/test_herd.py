@@ -10,36 +10,14 @@ import time
 
 import numpy as np
 import pytest
+from herd_fixtures import HOT, LOCK, RELEASE_LOCK, TTL_MS
 
 from helpers.core.clock import FakeClock
 from helpers.core.errors import InvalidArgument
-from helpers.core.keys import KeySpace
 from helpers.core.primary_db import PrimaryDatabase
 from helpers.harness.herd import EXPIRY_GRACE_S, Herd, steady_first_gap
 
-KEYS = KeySpace("05-test")
-HOT = KEYS.key("hot")
-LOCK = HOT + ":lock"
-TTL_MS = 10_000
-
-RELEASE_LOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-
-@pytest.fixture
-def db() -> PrimaryDatabase:
-    return PrimaryDatabase(users=10, delay_ms=30)
-
-
-@pytest.fixture
-def cache(client):
-    KEYS.cleanup(client)
-    yield client
-    KEYS.cleanup(client)
+pytest_plugins = ["herd_fixtures"]  # the fixtures `db` and `cache`
 
 
 def herd_threads() -> list[threading.Thread]:
