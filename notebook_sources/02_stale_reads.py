@@ -249,7 +249,9 @@ for ttl_s, hit, hit_error, stale, stale_error in measured:
     print(f"TTL {ttl_s * 1000:3.0f} ms: hits {hit:.3f} ± {hit_error:.3f} (model {hit_model:.3f}), "
           f"stale {stale:.3f} ± {stale_error:.3f} (model {stale_model:.3f})")  # fmt: skip
 stale_shares = [row[3] for row in measured]
-assert stale_shares[-1] > 0.15 > stale_shares[0]  # stale reads grow with the TTL
+# Stale reads grow with the TTL: the longest TTL's share exceeds the shortest's by far more than the noise
+# (a fixed 0.15 line sat under 3 standard errors below the 400 ms model and failed by chance).
+assert stale_shares[-1] - stale_shares[0] > 0.08, measured
 print(f"ran {achieved_read:.2f} reads/s and {achieved_update:.2f} updates/s per profile; skipped {sweep.skipped}")
 
 # %%
