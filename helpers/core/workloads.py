@@ -1,4 +1,7 @@
-"""Seeded request streams: which keys are asked for, and when. Same seed, same stream."""
+"""Seeded request streams: which keys are asked for, and when. Same seed, same stream.
+
+And streams that change (notebook 09): a popularity shift, a one-off scan, new keys that return.
+"""
 
 from __future__ import annotations
 
