@@ -388,14 +388,14 @@ def read_sliding(key):
 # %% [markdown]
 # The measurement: five groups of keys, read λT = 0.25, 0.5, 1, 2 and 4 times per TTL on average (so
 # 2.5 to 40 reads per second per key), every key with its own seeded Poisson stream, about 1,700 reads in
-# 1.6 seconds of real time. `replay_in_real_time` calls our two functions at each scheduled moment, so
+# 1.6 seconds of real time. `replay_on_schedule` calls our two functions at each scheduled moment, so
 # every hit and miss comes from Redis expiring real 100 ms TTLs. Each read goes to a `fixed:` and a
 # `sliding:` copy of the key, so both policies see exactly the same stream. The first 0.4 s warm the cache
 # up and are not counted. On a busy machine the replay can fall behind: rather than firing the reads it
 # owes back to back (which would bunch them up and inflate the hits), it skips a read it reaches more than
 # 5 ms late, like a short pause in the traffic. A machine so busy that it skips more than half of the
-reads does not produce the traffic the models describe (its pauses come in bursts), so that run is not
-measured: `replay_on_schedule` starts again from an empty cache, at most three times.
+# reads does not produce the traffic the models describe (its pauses come in bursts), so that run is not
+# measured: `replay_on_schedule` starts again from an empty cache, at most three times.
 
 # %%
 READS_PER_TTL = [0.25, 0.5, 1, 2, 4]
