@@ -34,7 +34,7 @@ LIBCACHESIM_POLICIES = {
 }
 LIBCACHESIM_MISSING = (
     "libcachesim is not installed here (its wheels: Linux x86-64 with glibc 2.34+, macOS 15+ on arm64; "
-    "`pip install libcachesim`), so the state-of-the-art columns are left out."
+    "`pip install libcachesim`), so the state-of-the-art rows are left out."
 )
 NEVER_AGAIN = (1 << 63) - 1  # libCacheSim's Belady wants INT64_MAX for "no next request"
 HASHPOWER = 16  # 65,536 hash buckets: plenty for the notebook's catalogues, and quick to allocate
