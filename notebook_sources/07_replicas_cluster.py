@@ -378,14 +378,14 @@ plt.show()
 # ### Exercise 07.1: Read-your-writes routing (core, about 15 min)
 #
 # Write `read`: a user's reads go to the **primary** for `window_s` seconds after that user's own write, and
-# every other read goes to the **replica**. `write` already records when each user last wrote, on `clock`
-# (the checker passes a clock it moves itself). The checker runs your class on a private primary and replica
+# every other read goes to the **replica**. `UserRouter` below already writes to the primary and records when
+# each user last wrote, in `last_write`, on `clock` (the checker passes a clock it moves itself). The checker runs your class on a private primary and replica
 # whose link is cut, so a read from the wrong server shows. The solution is in
 # [solutions/07_replicas_cluster.py](solutions/07_replicas_cluster.py).
 
-# %% tags=["exercise"]
-class ReadYourWrites:
-    """Reads from the replica, except a user's own reads shortly after that user wrote."""
+# %% tags=["setup"]
+class UserRouter:
+    """Writes go to the primary; `write` records when each user last wrote, on `clock`."""
 
     def __init__(self, primary, replica, window_s=1.0, clock=time.monotonic):
         self.primary, self.replica = primary, replica
@@ -396,7 +396,11 @@ class ReadYourWrites:
         self.primary.set(key, value)
         self.last_write[user] = self.clock()
 
+
+# %% tags=["exercise"]
+class ReadYourWrites(UserRouter):
     def read(self, user, key):
+        """The replica, except for a user who wrote less than window_s ago: the primary."""
         # BEGIN SOLUTION
         wrote_at = self.last_write.get(user)
         if wrote_at is not None and self.clock() - wrote_at < self.window_s:
