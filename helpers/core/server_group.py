@@ -221,6 +221,43 @@ class SandboxCluster:
                 return index
         raise ValueError(f"slot {slot} is outside 0..{SLOTS - 1}")
 
+    def node_id(self, shard: int) -> str:
+        """The cluster's id of the node of ``shard`` (CLUSTER MYID)."""
+        found = self.nodes[shard].execute_command("CLUSTER", "MYID")
+        return found if isinstance(found, str) else found.decode()
+
+    def move_slot(self, slot: int, to_shard: int) -> int:
+        """Move ``slot`` and its keys to ``to_shard``, like ``redis-cli --cluster reshard``; return the keys moved."""
+        source, target = self.nodes[self.owner_of(slot)], self.nodes[to_shard]
+        source_id, target_id = self.node_id(self.owner_of(slot)), self.node_id(to_shard)
+        if source_id == target_id:
+            return 0
+        target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        moved = 0
+        secret = self.servers[0].config["requirepass"]
+        while names := source.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+            port = self.servers[to_shard].port
+            source.execute_command("MIGRATE", "127.0.0.1", port, "", 0, 5000, "AUTH", secret, "KEYS", *names)
+            moved += len(names)
+        for node in (target, source, *self.nodes):  # the new owner first, as redis-cli does
+            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        wait_for(lambda: all(self._owner_seen_by(node, slot) == target_id for node in self.nodes), "the move to spread")
+        return moved
+
+    def owner_of(self, slot: int) -> int:
+        """Which shard owns ``slot`` now, as the first node sees it (CLUSTER SLOTS)."""
+        owner = self._owner_seen_by(self.nodes[0], slot)
+        return next(i for i in range(self.shards) if self.node_id(i) == owner)
+
+    @staticmethod
+    def _owner_seen_by(node: redis.Redis, slot: int) -> str:
+        for low, high, primary, *_ in node.execute_command("CLUSTER", "SLOTS"):
+            if int(low) <= slot <= int(high):
+                found = primary[2]
+                return found if isinstance(found, str) else found.decode()
+        return ""
+
     def calls_per_shard(self, command: str = "get") -> list[int]:
         """How many times each shard has run ``command`` (INFO commandstats: exact, these nodes are private)."""
         counts = []

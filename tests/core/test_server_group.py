@@ -94,6 +94,21 @@ def test_calls_per_shard_counts_exactly(cluster):
     assert cluster.calls_per_shard("get") == [1, 0, 2]
 
 
+def test_a_moved_slot_takes_its_keys_and_the_client_follows(redis_server_binary):
+    with SandboxCluster(3, binary=redis_server_binary) as moving:
+        rc = moving.client
+        rc.set("foo", "bar")  # slot 12182, shard 2
+        rc.set("{foo}:other", "baz")  # the same slot
+        assert moving.owner_of(12182) == 2
+        assert moving.move_slot(12182, to_shard=0) == 2
+        assert moving.owner_of(12182) == 0 and moving.nodes[0].get("foo") == "bar"
+        with pytest.raises(redis.exceptions.MovedError):
+            moving.nodes[2].get("foo")
+        assert rc.get("foo") == "bar" and rc.get("{foo}:other") == "baz"
+        assert rc.nodes_manager.get_node_from_slot(12182).port == moving.servers[0].port
+        assert moving.move_slot(12182, to_shard=0) == 0  # already there
+
+
 def test_bad_sizes_are_refused():
     with pytest.raises(ValueError, match="at least one replica"):
         ReplicaSet(0)
