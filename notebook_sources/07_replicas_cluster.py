@@ -151,6 +151,11 @@ print("primary answers:", primary.set(profile, "Oslo"))  # acknowledged
 print("WAIT 1 50 returns:", replica_set.wait_for_replicas(1, timeout_ms=50))  # no replica has it
 print("primary reads:", primary.get(profile), "| replica reads:", replica.get(profile))
 
+# %% tags=["verify"]
+assert primary.get(profile) == "Oslo" and replica.get(profile) == "Lima"
+assert replica.config_get("replica-serve-stale-data")["replica-serve-stale-data"] == "yes"
+print("Checked: with its link cut, the replica served the old city, as replica-serve-stale-data yes lets it.")
+
 # %% [markdown]
 # That is a stale read with no TTL involved: the replica is healthy, connected to nobody, and answering. By
 # default (`replica-serve-stale-data yes`) a replica whose link is down still serves reads.
@@ -229,6 +234,12 @@ for writer, names in orders.items():
     print(f"{writer:<19} reported saved {told_saved} of 5, still there {still_there}, "
           f"saved-and-lost {told_saved - still_there}")
 print("worker A got the lock:", worker_a_locked, "| worker B got it too:", worker_b_locked)
+
+# %% tags=["verify"]
+assert sum(reported_saved["trusting OK"]) == 5 and sum(reported_saved["WAIT for a replica"]) == 0
+assert not any(new_primary.exists(key) for names in orders.values() for key in names)
+assert worker_a_locked and worker_b_locked and new_primary.get(lock) == "worker-B"
+print("Checked: five acknowledged writes were lost, WAIT reported none as saved, and both workers got the lock.")
 
 # %% [markdown]
 # <details><summary>Answer</summary>
