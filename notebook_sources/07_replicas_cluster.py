@@ -115,7 +115,8 @@ print("Checked: the replica was never ahead of the primary, and after WAIT retur
 # %%
 fig, ax = figure("Replica reads during a burst of 2,000 writes", replica_set.label, height=3.2)
 ax.bar(range(1, ROUNDS + 1), behind, color=PALETTE["slow"], label="read during the burst")
-ax.plot(range(1, ROUNDS + 1), confirmed_behind, "o", color=PALETTE["fast"], label="read after WAIT 1")
+after_wait = dict(color=PALETTE["fast"], label="read after WAIT 1", clip_on=False, zorder=3)
+ax.plot(range(1, ROUNDS + 1), confirmed_behind, "o", **after_wait)
 ax.set(xlabel="round", ylabel="increments behind the primary", xticks=range(1, ROUNDS + 1), ylim=(0, BURST * 1.35))
 ax.legend(frameon=False, loc="upper center", ncols=2)
 ax.spines[["top", "right"]].set_visible(False)
@@ -124,7 +125,7 @@ plt.show()
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# Often hundreds, and it changes from round to round with the machine and the moment: the cell above printed
+# Often hundreds, up to the whole burst, and it changes from round to round: the cell above printed
 # the median and the worst round. (The primary was read just after the replica, so a few of those increments
 # may have arrived in between: the gap is an upper bound.) What does not depend on luck is the second line:
 # after `WAIT 1` returned 1, the replica was zero writes behind.
