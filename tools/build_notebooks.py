@@ -2,7 +2,8 @@
 
 Sources are jupytext "percent" scripts: reviewable diffs, lintable code. The build:
 
-- keeps only the tags of each cell as metadata and names the series' kernel (``tools/notebook_series.py``);
+- keeps only the tags (and an ``output_varies`` reason) of each cell as metadata and names the series'
+  kernel (``tools/notebook_series.py``);
 - gives each cell an id that does not move when another cell is inserted or removed (see ``cell_ids``);
 - in each cell tagged ``exercise``, replaces the lines from ``# BEGIN SOLUTION`` to ``# END SOLUTION``
   with a stub that raises NotImplementedError, and writes the full solution to
@@ -164,6 +165,8 @@ def build(path: Path, all_paths: list[Path] | None = None) -> tuple[nbformat.Not
         new = nbformat.v4.new_code_cell(source) if cell.cell_type == "code" else nbformat.v4.new_markdown_cell(source)
         if tags:
             new.metadata["tags"] = tags
+        if "output_varies" in cell.metadata:  # why an ignored output varies (issue 10's convention)
+            new.metadata["output_varies"] = cell.metadata["output_varies"]
         cells.append(new)
         explicit.append(cell.metadata.get("id"))
     nav = navigation(all_paths, index)
