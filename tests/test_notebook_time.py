@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 from notebook_series import notebook_paths
@@ -27,6 +29,17 @@ def test_the_stated_time_is_the_computed_one(path):
         f"the title cell must say: {computed.statement()} "
         f"({computed.words} words, {computed.code_cells} code cells, {computed.exercise_minutes} exercise min)"
     )
+
+
+def test_the_readme_table_gives_both_times(path_list=NOTEBOOKS):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for path in path_list:
+        number = path.stem[:2]
+        if number in NOT_YET_CONVERTED:
+            continue
+        computed = learning_time(nbformat.read(path, as_version=4))
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {number} |"))
+        assert row.endswith(f"| {computed.total} min ({computed.core}) |"), f"README row for {number}: {row}"
 
 
 def notebook(*cells: tuple[str, str, list[str]]) -> nbformat.NotebookNode:
