@@ -268,7 +268,8 @@ r.ttl(keys.key("user", "no-such-user"))
 # ## 5. Which Redis am I on? (going deeper)
 #
 # The line printed by the setup cell names the backend. By default it is fakeredis: the same commands, run
-# inside this Python process. To run the notebook against a real server:
+# inside this Python process. (The copy of this notebook you may be reading on GitHub or the website was run
+# on a private real server, which is why its stored outputs name one.) To run the notebook against a real server:
 #
 # 1. Start one, for example `docker compose up -d redis` from the project folder (or any Redis you own).
 # 2. Set `REDIS_URL=redis://localhost:6379/0` in the environment that starts JupyterLab
