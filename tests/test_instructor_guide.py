@@ -14,13 +14,13 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ROW = re.compile(r"^\| (?:Day \d )?(\d{1,2}):(\d\d) \| (.+?) \| (\d+) \|$")
 NOTEBOOK_LINK = re.compile(r"\]\(\.\./notebooks/(\d\d)_[a-z_]+\.ipynb\)")
 # The agendas, and how long each runs from its first row to its last (per day for the two-day agenda).
-AGENDAS = {"3-hour core session": 180, "Full day": 420, "Two days": None}
+AGENDAS = {"3-hour core session": 180, "Full day": 510, "Two days": None}
 
 
 def stated_minutes(path: Path) -> int:
-    """The 'Time to learn: N minutes' of a notebook's title cell."""
+    """The 'Time to learn: N minutes' (or issue 10's 'Time to learn**: about N min') of a notebook's title cell."""
     title = nbformat.read(path, as_version=4).cells[0].source
-    found = re.search(r"Time to learn:\*\*\s+(\d+)\s+minutes", title)
+    found = re.search(r"Time to learn(?::\*\*|\*\*:)\s+(?:about\s+)?(\d+)\s+min", title)
     assert found, f"{path.name}: no 'Time to learn: N minutes' in the title cell"
     return int(found.group(1))
 

@@ -164,6 +164,10 @@ def build(path: Path, all_paths: list[Path] | None = None) -> tuple[nbformat.Not
         new = nbformat.v4.new_code_cell(source) if cell.cell_type == "code" else nbformat.v4.new_markdown_cell(source)
         if tags:
             new.metadata["tags"] = tags
+        if cell.metadata.get("output_varies"):  # why an ignored output varies (issue 10's convention)
+            new.metadata["output_varies"] = cell.metadata["output_varies"]
+        if "verify" in tags:  # verification cells start collapsed in JupyterLab (issue 10)
+            new.metadata["jupyter"] = {"source_hidden": True}
         cells.append(new)
         explicit.append(cell.metadata.get("id"))
     nav = navigation(all_paths, index)
