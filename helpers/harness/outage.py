@@ -79,9 +79,16 @@ class StallProbe:
         return [max((latency for _, latency in client), default=0.0) for client in self.pings]
 
     def waits_during_block(self) -> list[float]:
-        """Each client's longest latency among the PINGs sent while the blocking command ran."""
+        """Each client's longest latency among the PINGs outstanding at some moment of the blocking command."""
         return [
-            max((latency for sent, latency in client if self.blocked_from <= sent < self.blocked_until), default=0.0)
+            max(
+                (
+                    latency
+                    for sent, latency in client
+                    if sent < self.blocked_until and sent + latency > self.blocked_from
+                ),
+                default=0.0,
+            )
             for client in self.pings
         ]
 

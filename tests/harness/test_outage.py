@@ -7,7 +7,7 @@ import redis
 
 from helpers.core.clock import FakeClock
 from helpers.core.errors import InvalidArgument
-from helpers.harness.outage import HUNG, REFUSED, UP, SimulatedOutage, stall_probe
+from helpers.harness.outage import HUNG, REFUSED, UP, SimulatedOutage, StallProbe, stall_probe
 
 
 @pytest.fixture
@@ -53,6 +53,12 @@ def test_the_stall_probe_sees_every_client_wait_for_a_blocking_command(sandbox):
     assert len(probe.pings) == 3 and probe.errors == 0
     assert all(wait >= 0.1 for wait in probe.worst_wait_s()), probe.worst_wait_s()
     assert probe.blocked_until >= probe.blocked_from
+
+
+def test_a_ping_sent_before_the_block_and_answered_after_it_counts_as_waiting_during_it():
+    probe = StallProbe(pings=[[(0.9, 0.6), (1.6, 0.001)], [(0.5, 0.001)]], blocked_from=1.0, blocked_until=1.5)
+    assert probe.waits_during_block() == [0.6, 0.0]
+    assert probe.worst_wait_s() == [0.6, 0.001]
 
 
 def test_the_probe_needs_a_client():
