@@ -251,8 +251,8 @@ assert up_share * TRAFFIC_RPS < DB_CAPACITY_QPS < down_share * TRAFFIC_RPS
 print("Checked: with Redis up the database load is under its capacity; failing open puts all of it on the database.")
 
 # %% [markdown]
-# Failing open keeps every request answered only if the database can take the whole load. Here it cannot: at
-# 500 requests per second it would need two and a half times its capacity. Real defences for that are load
+# Failing open keeps every request answered only if the database can take the whole load. Here it cannot:
+# the cell printed the load it would get against its capacity. Real defences for that are load
 # shedding, serving stale copies from a second tier ([notebook 06](06_near_cache.ipynb)), or a database sized
 # for it. And while Redis is *hung*, every request first waits for its timeout: that is the next section.
 #
