@@ -1,9 +1,9 @@
 """Notebook 08's checkers: a read that survives a paused server (08.1) and negative caching (08.2).
 
-08.1 runs a herd of reader threads against a private redis-server of its own and pauses it (SIGSTOP) in the
-middle. Its requirements count (exceptions, wrong answers, failed Redis calls, database queries) and bound one
-latency far above a right solution's and far below a wrong one's, so a loaded machine passes a right solution
-and fails a wrong one. 08.2 counts database queries on the notebook's own client; no timing at all.
+08.1 runs a herd of reader threads against a private redis-server of its own and pauses it (SIGSTOP) in the middle.
+Its requirements count (exceptions, wrong answers, failed Redis calls, database queries, requests slower than a
+bound far above a right solution's waits), so a loaded machine passes a right solution and fails a wrong one. 08.2
+counts database queries on the notebook's own client; no timing at all.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ READERS = 4
 USERS = 200
 WARM_S, PAUSED_S, AFTER_S = 0.5, 1.0, 1.0
 RECOVERED_AFTER_S = 0.6  # after the resume, reads must come from Redis again from here on
-WAIT_BOUND_S = 0.5  # no request may wait longer during the pause (the pause lasts twice that)
+WAIT_BOUND_S = 0.3  # most requests made during the pause must wait less (a blocked one waits for all of it)
 NEGATIVE_TTL_BOUND_MS = 60_000
 
 
@@ -176,10 +176,11 @@ def check_fail_open(
         "Return json.loads of the cached value, or the database's row.",
     )
     during = [request for request in requests if paused_at <= request.start < resumed_at]
-    longest = max((request.latency for request in during), default=0.0)
+    slow = [request for request in during if request.latency > WAIT_BOUND_S]
     expect(
-        during and longest < WAIT_BOUND_S,
-        f"a request waited {'over half' if during else 'through all'} of the one-second pause.",
+        during and len(slow) <= len(during) / 4,  # a loaded machine may stall a few requests, never most of them
+        f"{len(slow)} of the {len(during)} requests made during the one-second pause waited over "
+        f"{WAIT_BOUND_S * 1000:.0f} ms.",
         "Use the client from fail_open_client for every Redis call: its timeouts bound each wait.",
     )
     failed_during = [at for at in cache.failures if paused_at <= at < resumed_at + MAX_TIMEOUT_S]

@@ -85,6 +85,20 @@ def test_wrong_fail_open_solutions_fail_with_their_hint(redis_server_binary, mak
     assert not result.passed and hint_says in result.hint, repr(result)
 
 
+def test_a_read_through_a_client_without_timeouts_fails_on_its_waits(redis_server_binary):
+    made = {}
+
+    def remembers_the_url(url):
+        made["blocking"] = redis.Redis.from_url(url, decode_responses=True)  # no timeouts: waits out the pause
+        return fast_client(url)
+
+    def reads_through_the_other_client(cache, db, breaker, user_id):
+        return resilient()(made["blocking"], db, breaker, user_id)
+
+    result = check_fail_open(remembers_the_url, reads_through_the_other_client, make_breaker)
+    assert not result.passed and "Use the client from fail_open_client" in result.hint, repr(result)
+
+
 def negative_cache(*, caches_missing=True, ttl=True, returns_marker=False):
     """A get_profile_or_none with parts switched off."""
 
