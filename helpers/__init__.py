@@ -14,7 +14,8 @@ The house, and what each subpackage may import (``tests/test_project.py`` enforc
   Core imports nothing of the other subpackages.
 - ``sim``: models and simulators: TTL closed forms (``ttl_models``), hit-ratio models, exact LRU and
   Belady (``cache_models``), XFetch (``xfetch``), Redis's eviction engine (``eviction_engine``,
-  ``lfu_counter``) and its redis-py look-alike (``simulated_redis``), the models' bisection (``solve``).
+  ``lfu_counter``) and its redis-py look-alike (``simulated_redis``), the models' bisection (``solve``),
+  libCacheSim's research policies and SIEVE with a pluggable hand (``modern_eviction``).
   Imports ``core`` only.
 - ``harness``: what drives real clients: one interceptor that sees every command a client sends, pipelined
   or not (``intercept``), deterministic race interleavings (``interleaving``, ``rows``),
@@ -29,7 +30,8 @@ The house, and what each subpackage may import (``tests/test_project.py`` enforc
   ``base.Lab`` (lazy ``start()``, ``describe()``, ``close()``, ``kind``, context manager). Imports ``core``,
   ``sim`` and ``harness``.
 - ``viz``: the figure style (``plots``), race diagrams (``diagrams``), stampede figures
-  (``stampede_plots``), the near cache's crossing race (``near_cache_plots``) and interactive explorers
+  (``stampede_plots``), the near cache's crossing race (``near_cache_plots``), hit ratio over time under a
+  changing workload (``eviction_change_plots``) and interactive explorers
   (``widgets``). Imports ``core``, ``sim`` and ``harness``.
 - ``exercises``: the checker framework (``framework``) and one module per notebook, ``nb00_first_cache``
   to ``nb08_cache_failures``, holding that notebook's checkers. May import anything.
@@ -41,7 +43,8 @@ Which notebook uses what, besides ``core``, ``viz.plots`` and its own ``exercise
 ``sim.cache_models``, ``harness.bulk_replay``; 05 ``harness.herd``, ``harness.herd_results``, ``sim.xfetch``,
 ``viz.stampede_plots``; 06 ``harness.tracking``, ``harness.near_cache_race``, ``harness.near_cache_workload``,
 ``viz.near_cache_plots``; 07 nothing more (its private replicas and cluster come from core);
-08 ``harness.outage``, ``labs.failure_lab``.
+08 ``harness.outage``, ``labs.failure_lab``; 09 ``labs.eviction_lab``, ``sim.eviction_engine``,
+``sim.cache_models``, ``sim.modern_eviction``, ``harness.bulk_replay``, ``viz.eviction_change_plots``.
 """
 
 __version__ = "0.1.0"

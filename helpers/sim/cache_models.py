@@ -12,6 +12,8 @@ Simulated exactly on a concrete request sequence (per-request hits, so a warm-up
 - ``exact_lru_hits``: true LRU (an ordered dict), the policy Redis approximates.
 - ``belady_hits``: Belady's MIN, evicting the object whose next request is furthest away: the
   offline optimum no real cache can beat.
+
+``hit_ratio`` and ``hit_ratio_over_time`` summarise per-request hits (after a warm-up; per window).
 """
 
 from __future__ import annotations
@@ -143,3 +145,11 @@ def hit_ratio(hits: np.ndarray, warmup: int = 0) -> float:
     hits = np.asarray(hits, dtype=bool)
     warmup = require_whole("warmup", warmup, maximum=len(hits) - 1)
     return float(hits[warmup:].mean())
+
+
+def hit_ratio_over_time(hits: np.ndarray, window: int) -> np.ndarray:
+    """The hit ratio of each consecutive ``window`` requests (a last, shorter window is left out)."""
+    hits = np.asarray(hits, dtype=bool)
+    window = require_whole("window", window, minimum=1, maximum=len(hits))
+    whole = len(hits) // window * window
+    return hits[:whole].reshape(-1, window).mean(axis=1)

@@ -405,6 +405,7 @@ def simulate_cache_aside(
     lru_clock_ms: int = LRU_CLOCK_RESOLUTION_MS,
     ttl_s: float = 3600.0,
     lfu_log_factor: int = 10,
+    lfu_decay_time: int = 1,
     seed: int = 0,
 ) -> np.ndarray:
     """Replay key ranks through the simulator as cache-aside (GET; on a miss SET with a TTL); per-request hits.
@@ -439,6 +440,7 @@ def simulate_cache_aside(
         maxmemory=int(capacities[0]) if len(capacities) else 1,
         samples=samples,
         lfu_log_factor=lfu_log_factor,
+        lfu_decay_time=lfu_decay_time,
         lru_clock_ms=lru_clock_ms,
         seed=seed,
     )

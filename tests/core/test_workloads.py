@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from helpers.core.errors import InvalidArgument
-from helpers.core.workloads import poisson_arrivals, zipf_popularity, zipf_requests
+from helpers.core.workloads import (
+    add_newcomers,
+    interleave_scan,
+    poisson_arrivals,
+    shift_popularity,
+    zipf_popularity,
+    zipf_requests,
+)
 
 
 def test_zipf_popularity_is_a_normalised_power_law():
@@ -68,3 +75,31 @@ def test_poisson_arrivals_at_rate_zero_is_empty():
 def test_bad_input(call, message):
     with pytest.raises(InvalidArgument, match=message):
         call()
+
+
+def test_shift_popularity_moves_the_hot_keys_at_the_shift():
+    ranks = zipf_requests(100, 1.0, 2_000, seed=5)
+    shifted = shift_popularity(ranks, at=1_000, offset=50, n_keys=100)
+    assert np.array_equal(shifted[:1_000], ranks[:1_000])
+    assert np.array_equal(shifted[1_000:], (ranks[1_000:] + 50) % 100)
+    assert np.bincount(shifted[1_000:], minlength=100).argmax() == 50  # the new favourite
+    with pytest.raises(InvalidArgument):
+        shift_popularity(ranks, at=3_000, offset=50, n_keys=100)
+
+
+def test_interleave_scan_inserts_fresh_keys_before_each_request_of_the_span():
+    ranks = np.array([0, 1, 2, 3, 4])
+    sequence, is_scan = interleave_scan(ranks, 1, 3, per_request=2, first_key=100)
+    assert sequence.tolist() == [0, 100, 101, 1, 102, 103, 2, 3, 4]
+    assert is_scan.tolist() == [s >= 100 for s in sequence.tolist()]
+    assert np.array_equal(sequence[~is_scan], ranks)  # the regular requests are untouched, in order
+
+
+def test_add_newcomers_requests_each_new_key_after_its_gaps():
+    ranks = np.zeros(10, dtype=np.int64)
+    sequence, is_new = add_newcomers(ranks, every=5, gaps=(2, 4), first_key=100)
+    assert np.array_equal(sequence[~is_new], ranks)
+    first = [int(np.flatnonzero(sequence == key)[0]) for key in (100, 101)]
+    assert sequence[is_new].tolist() == [100, 100, 101, 100, 101]  # newcomer 1's third request is past the end
+    assert first == [0, 7]  # newcomer 1 appears just before original request 5 (after newcomer 0's first two)
+    assert np.bincount(sequence[is_new] - 100).tolist() == [3, 2]

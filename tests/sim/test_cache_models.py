@@ -14,6 +14,7 @@ from helpers.sim.cache_models import (
     che_lru_hit_ratio,
     exact_lru_hits,
     hit_ratio,
+    hit_ratio_over_time,
     next_use,
     random_hit_ratio,
     top_c_hit_ratio,
@@ -96,3 +97,11 @@ def test_bad_input_is_refused():
     with pytest.raises(InvalidArgument, match="warmup"):
         hit_ratio(np.array([True, False]), 2)
     assert list(itertools.islice(iter(exact_lru_hits([], 1)), 1)) == []
+
+
+def test_hit_ratio_over_time_averages_whole_windows():
+    hits = np.array([1, 1, 0, 0, 1, 0, 1], dtype=bool)
+    assert hit_ratio_over_time(hits, 2).tolist() == [1.0, 0.0, 0.5]  # the seventh request is left out
+    assert hit_ratio_over_time(hits, 7).tolist() == [pytest.approx(4 / 7)]
+    with pytest.raises(InvalidArgument):
+        hit_ratio_over_time(hits, 8)

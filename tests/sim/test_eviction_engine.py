@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers.core.errors import InvalidArgument
-from helpers.core.workloads import zipf_popularity, zipf_requests
+from helpers.core.workloads import shift_popularity, zipf_popularity, zipf_requests
 from helpers.sim.cache_models import exact_lru_hits, hit_ratio, random_hit_ratio
 from helpers.sim.eviction_engine import (
     EVPOOL_SIZE,
@@ -172,3 +172,16 @@ def test_a_cache_whose_room_changes_per_request():
         simulate_cache_aside(requests, capacity_keys=[200, 200], policy="allkeys-random")
     with pytest.raises(InvalidArgument, match="at least 1"):
         simulate_cache_aside(requests, capacity_keys=np.zeros(20_000, dtype=int), policy="allkeys-random")
+
+
+def test_simulate_cache_aside_passes_lfu_decay_time_on():
+    """Decay lets LFU forget yesterday's hot keys after a popularity shift; without it they stay."""
+    requests = shift_popularity(zipf_requests(1_000, 0.9, 8_000, seed=4), at=4_000, offset=500, n_keys=1_000)
+    times = np.arange(len(requests)) * 0.1  # 800 s: thirteen minutes of decay
+    after = {
+        decay: simulate_cache_aside(
+            requests, capacity_keys=50, policy="allkeys-lfu", times_s=times, lfu_decay_time=decay
+        )[5_000:].mean()
+        for decay in (0, 1)
+    }
+    assert after[1] > after[0] + 0.03
