@@ -45,8 +45,7 @@
 # (simulated latency, kept short so that the hundreds of queries below take little time). Every row has a
 # `version` column that each update increments: the fixes in section 3 rely on it.
 
-# %% tags=["setup", "nbval-ignore-output"]
-# Output varies: the first line names the backend, which differs between the fakeredis and real-Redis runs.
+# %% tags=["setup", "nbval-ignore-output"] output_varies="the first line names the backend (fakeredis or a real server)"
 import json
 import secrets
 import time
@@ -174,8 +173,7 @@ print(measurement_table(measured.values()))
 # Redis's own bookkeeping). fakeredis has no memory accounting, so there the byte counts above (the values
 # alone) stand in:
 
-# %% tags=["nbval-ignore-output"]
-# Output varies: only a real server reports MEMORY USAGE; fakeredis does not implement it.
+# %% tags=["nbval-ignore-output"] output_varies="only a real server reports MEMORY USAGE (fakeredis does not)"
 if caps.memory_usage:
     assert write_through.never_read_memory_bytes > invalidate.never_read_memory_bytes > 0
     for m in measured.values():
@@ -653,8 +651,7 @@ stressed = {name: stress(name, read, update, r, db, keys, seed=11) for name, (re
 assert all(s.finished and s.reads + s.writes == 8 * 40 for s in stressed.values())
 print(f"{len(stressed)} strategies, {8 * 40} operations each")
 
-# %% tags=["nbval-ignore-output"]
-# Output varies: which interleavings happen depends on thread timing; the assertions hold on every run.
+# %% tags=["nbval-ignore-output"] output_varies="which interleavings happen depends on thread timing"
 for safe in ("versioned (Lua)", "versioned (WATCH)", "leases"):
     assert stressed[safe].stale_reads == stressed[safe].inconsistent_entries == 0, safe
 plain = [stressed["invalidate"], stressed["write-through"]]

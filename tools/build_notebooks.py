@@ -164,6 +164,10 @@ def build(path: Path, all_paths: list[Path] | None = None) -> tuple[nbformat.Not
         new = nbformat.v4.new_code_cell(source) if cell.cell_type == "code" else nbformat.v4.new_markdown_cell(source)
         if tags:
             new.metadata["tags"] = tags
+        if "output_varies" in cell.metadata:  # why an ignored output varies (tests read it)
+            new.metadata["output_varies"] = cell.metadata["output_varies"]
+        if "verify" in tags:  # verification cells start collapsed in JupyterLab
+            new.metadata["jupyter"] = {"source_hidden": True}
         cells.append(new)
         explicit.append(cell.metadata.get("id"))
     nav = navigation(all_paths, index)

@@ -62,8 +62,9 @@ def check_eviction_choice(choose_eviction: Callable[[], tuple[str, int]], lab: E
         keys.cleanup(client)
     achieved = result.hit_ratio(CATALOGUE["warmup"])
     hints = {
-        "lru": "At replay speed every key was used within the last second, so Redis's 1 s LRU clock cannot rank "
-        "them (section 4). Which policy ranks keys by something other than time?",
+        "lru": "Recency is the wrong signal here: with this much room even exact LRU falls short of the target "
+        "(and Redis's 1 s clock makes its LRU worse still, section 4). Popularity does not change in this "
+        "workload: which policy ranks keys by how often they are asked for?",
         "random": "Random eviction ignores popularity. With a skewed workload, keep the keys that are asked for most.",
         "ttl": "Every item has the same TTL, so volatile-ttl evicts the oldest insert: FIFO, no better than random.",
         "lfu": f"Use the whole budget of {CATALOGUE_MAX_ITEMS} items.",

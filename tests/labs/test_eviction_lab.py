@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import redis
 from execute_notebooks import run
 from nbclient import NotebookClient
 from notebook_series import KERNEL_NAME
@@ -134,6 +135,27 @@ def test_settings_are_restored_after_a_failing_cell_in_a_kernel(monkeypatch, own
     assert nb.cells[1].outputs[-1]["ename"] == "ZeroDivisionError"
     assert not any(o.get("output_type") == "error" for o in nb.cells[2].outputs)
     assert settings_of(own_server) == DEFAULTS  # the bare change was undone when the kernel exited
+
+
+def test_own_connection_frees_a_refused_writes_query_buffer(monkeypatch, redis_server_binary):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("REDIS_SERVER_BIN", redis_server_binary)
+    with EvictionLab(KEYS) as lab:
+        client = lab.start(announce=False)
+        baseline = lab.used_memory()
+        with lab.settings(maxmemory_policy="allkeys-lru", maxmemory=baseline + 64 * 1024):
+            with lab.own_connection() as own, pytest.raises(redis.exceptions.OutOfMemoryError):
+                own.set(KEYS.key("too-big"), "x" * 256 * 1024)
+            client.set(KEYS.key("small"), "x" * 1000)  # the refused write's buffer went with its connection
+        assert lab.used_memory() < baseline + 64 * 1024
+
+
+def test_own_connection_is_the_simulator_itself(monkeypatch):
+    monkeypatch.setenv("REDIS_SERVER_BIN", "/nonexistent")
+    with EvictionLab(KEYS) as lab:
+        client = lab.start(announce=False)
+        with lab.own_connection() as own:
+            assert own is client
 
 
 def test_settings_are_validated(monkeypatch):
