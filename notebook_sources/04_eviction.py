@@ -35,7 +35,7 @@
 # **What you'll need:** [notebook 00](00_first_cache.ipynb) (cache-aside, hits and misses). A `redis-server` binary
 # helps but is not required (see Setup).
 #
-# **Time to learn**: about 65 min (core path: about 50 min).
+# **Time to learn**: about 85 min (core path: about 50 min).
 #
 # **How to run it:** run the cells from top to bottom with Shift-Enter. If a result ever looks wrong,
 # choose **Kernel → Restart Kernel and Run All Cells**.
@@ -75,7 +75,18 @@ from helpers.core.capabilities import capabilities
 from helpers.core.keys import KeySpace
 from helpers.core.sandbox import running_sandboxes
 from helpers.core.workloads import zipf_popularity, zipf_requests
-from helpers.exercises.nb04_eviction import CATALOGUE, CATALOGUE_MAX_ITEMS, CATALOGUE_TARGET, check_eviction_choice
+from helpers.exercises.nb04_eviction import (
+    CATALOGUE,
+    CATALOGUE_MAX_ITEMS,
+    CATALOGUE_TARGET,
+    SHIFT,
+    SHIFT_MAX_ITEMS,
+    SHIFT_TARGET,
+    check_choice_after_shift,
+    check_eviction_choice,
+    hit_ratio_after_shift,
+    shifted_catalogue,
+)
 from helpers.harness.bulk_replay import (
     CACHE_ASIDE_SCRIPT,
     CHUNK,
@@ -551,7 +562,7 @@ plt.show()
 #   exactly the right signal, and the counter does not depend on the clock. Where this evidence stops:
 #   these are static Zipf replays, each over within seconds. Popularity never shifts, and the counters
 #   never decay (`lfu-decay-time` counts in minutes), so nothing here shows how LFU does when yesterday's
-#   hot keys go cold.
+#   hot keys go cold (exercise 04.2 tries it).
 # - **allkeys-random** sits on the random-replacement model, and **volatile-ttl** does too: every key got
 #   the same TTL on insertion, so "soonest to expire" means "inserted first", which is FIFO.
 # - **allkeys-lru** lands *below* exact LRU and the Che model, near random. Why is the next section.
@@ -712,7 +723,7 @@ plt.show()
 #   when popularity is stable or the cache is small and hot. Evidence: in section 3 LFU beat LRU on all
 #   four workloads, and section 4 showed why LRU suffers when the cache turns over within a second. But
 #   those workloads never changed: a popularity shift, where LFU's old counts keep yesterday's hot keys,
-#   was not measured.
+#   is not measured here (exercise 04.2 simulates one).
 # - **Uniform or cyclic access: `allkeys-random`**, the cheapest. Evidence: the cell below. On uniform
 #   traffic no *online* policy (one that does not know the future) beats random: every item is as likely
 #   to come next, so whatever the cache keeps, a request hits with probability C/N. Belady, which knows the
@@ -820,6 +831,43 @@ def choose_eviction():
 check_eviction_choice(choose_eviction, lab)
 
 # %% [markdown]
+# ### Exercise 04.2: a season change (going deeper, about 15 min)
+#
+# Section 3's workloads never changed. The shop's do: `shifted_catalogue(seed)` is 40,000 page views of
+# 20,000 products with Zipf(0.9) popularity, and halfway through, the season changes: the products' ranks
+# are reshuffled, so last season's best-sellers become rare. The budget is room for at most 1,500 products,
+# and the shop wants at least 50 % of the page views **after** the change served from the cache.
+#
+# Write `choose_for_shift()` so it returns `(policy, cache_items)`, and justify it with a simulation you
+# run inside it: `simulate_cache_aside(requests, capacity_keys=..., policy=...)` (Redis's eviction
+# algorithm, one request per millisecond, as in section 4) gives the hits request by request, and
+# `hit_ratio_after_shift(hits)` their share after the change. Simulate on the practice sequence,
+# `shifted_catalogue(SHIFT["practice_seed"])`. The check replays your choice on a sequence your
+# simulation has not seen. Stuck after a real try? The worked solution is in
+# [solutions/04_eviction.py](solutions/04_eviction.py).
+
+# %%
+print(SHIFT, f"budget: {SHIFT_MAX_ITEMS} items, target after the change: {SHIFT_TARGET:.0%}")
+
+
+# %% tags=["exercise"]
+def choose_for_shift():
+    """Return (maxmemory-policy, cache size in items) for the catalogue whose popularity shifts."""
+    # BEGIN SOLUTION
+    practice = shifted_catalogue(SHIFT["practice_seed"])
+    after_change = {}
+    for policy in ("allkeys-lru", "allkeys-lfu", "allkeys-random"):
+        hits = simulate_cache_aside(practice, capacity_keys=SHIFT_MAX_ITEMS, policy=policy)
+        after_change[policy] = hit_ratio_after_shift(hits)
+    print({policy: round(ratio, 3) for policy, ratio in after_change.items()})  # LRU adapts, LFU remembers
+    return max(after_change, key=after_change.get), SHIFT_MAX_ITEMS
+    # END SOLUTION
+
+
+# %% tags=["check"]
+check_choice_after_shift(choose_for_shift)
+
+# %% [markdown]
 # ## Summary
 #
 # - `maxmemory` is compared with **all** memory Redis uses, so set it relative to the baseline. When it is
@@ -835,6 +883,8 @@ check_eviction_choice(choose_eviction, lab)
 # - With no skew, no online policy beats random eviction (all get C/N), but Belady does; on a loop larger
 #   than the cache exact LRU gets nothing.
 # - When eviction cannot free enough memory, even `allkeys-*` refuse writes with `OOM`.
+# - After a popularity shift, LFU's old counts keep last season's items (exercise 04.2): the LFU advice of
+#   section 5 holds for stable popularity.
 # - With a fine clock, 10 samples are nearly exact LRU and 1 sample is random: the simulator shows what the
 #   real clock hides.
 #
