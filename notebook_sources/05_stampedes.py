@@ -38,7 +38,7 @@
 # **What you'll need:** [notebook 00](00_first_cache.ipynb) (cache-aside with `GET` and `SET ... PX`), and the idea of
 # threads running at the same time.
 #
-# **Time to learn**: about TIME_ALL min (core path: about TIME_CORE min).
+# **Time to learn**: about 90 min (core path: about 60 min).
 #
 # **How to run it:** top to bottom with Shift-Enter; each herd runs for under half a second. If a result
 # ever looks wrong, choose **Kernel → Restart Kernel and Run All Cells**.
