@@ -244,8 +244,8 @@ for index, ttl_ms in enumerate(SWEEP_TTLS_MS):
 for ttl_s, hit, hit_error, stale, stale_error in measured:
     hit_model = fixed_ttl_hit_ratio(achieved_read, ttl_s)
     stale_model = stale_read_share(achieved_read, achieved_update, ttl_s)
-    assert abs(hit - hit_model) <= 4 * hit_error + 0.03
-    assert abs(stale - stale_model) <= 4 * stale_error + 0.02
+    assert abs(hit - hit_model) <= 4 * hit_error + 0.03, (measured, sweep.skipped, sweep.lag)
+    assert abs(stale - stale_model) <= 4 * stale_error + 0.02, (measured, sweep.skipped, sweep.lag)
     print(f"TTL {ttl_s * 1000:3.0f} ms: hits {hit:.3f} ± {hit_error:.3f} (model {hit_model:.3f}), "
           f"stale {stale:.3f} ± {stale_error:.3f} (model {stale_model:.3f})")  # fmt: skip
 stale_shares = [row[3] for row in measured]

@@ -8,7 +8,15 @@ import pytest
 from helpers.core.clock import FakeClock
 from helpers.core.errors import InvalidArgument
 from helpers.core.keys import KeySpace
-from helpers.harness.timed_replay import READ, UPDATE, Event, poisson_events, replay_in_real_time, share_with_error
+from helpers.harness.timed_replay import (
+    READ,
+    UPDATE,
+    Event,
+    mean_with_error,
+    poisson_events,
+    replay_in_real_time,
+    share_with_error,
+)
 
 
 class TestPoissonEvents:
@@ -152,7 +160,25 @@ class TestShareWithError:
         assert clustered > 2.5 * independent
 
     def test_mismatched_or_empty_input(self):
-        with pytest.raises(InvalidArgument, match="one cluster per flag"):
+        with pytest.raises(InvalidArgument, match="one cluster per value"):
             share_with_error([1, 0], [1])
-        with pytest.raises(InvalidArgument, match="at least one flag"):
-            share_with_error([], [])
+        with pytest.raises(InvalidArgument, match="at least one value"):
+            mean_with_error([], [])
+
+
+class TestMeanWithError:
+    def test_a_paired_difference_has_a_smaller_error_than_either_share(self):
+        rng = np.random.default_rng(11)
+        clusters = np.repeat(np.arange(40), 20)
+        fixed = rng.random(800) < 0.5
+        sliding = fixed | (rng.random(800) < 0.3)  # the same reads: sliding hits wherever fixed did, and more
+        gap, gap_error = mean_with_error(sliding.astype(float) - fixed, clusters)
+        _, fixed_error = share_with_error(fixed, clusters)
+        assert gap == pytest.approx(sliding.mean() - fixed.mean())
+        assert 0 < gap_error < fixed_error
+
+    def test_the_mean_of_numbers_by_hand(self):
+        mean, error = mean_with_error([2.0, 0.0, -1.0, 3.0], [0, 0, 1, 1])
+        assert mean == 1.0
+        # clusters: sums 2 and 2 over 2 requests each; residuals 2 - 2 = 0 twice
+        assert error == 0.0
