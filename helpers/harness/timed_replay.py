@@ -5,7 +5,9 @@ streams, one per key (``poisson_events``). ``replay_in_real_time`` calls the not
 its time and records what it returned and when it really ran: the caching code stays in the notebook,
 this module only keeps the clock. On a busy machine a replay can fall behind its schedule: it can then
 skip the events it reaches too late (``skip_late_s``), and it reports what it skipped and how late the rest ran
-(a ``TimedReplay``). Time is read from the ``clock`` it is given (``helpers.core.clock``, real by default).
+(a ``TimedReplay``); ``replay_on_schedule`` starts again when it had to skip too many, since a starved
+replay's bursty gaps are not the traffic a model describes. Time is read from the ``clock`` it is given
+(``helpers.core.clock``, real by default).
 
 ``share_with_error`` turns per-request outcomes (hit or miss, stale or fresh) into a share with a
 standard error that respects that requests to the same key are not independent; ``mean_with_error`` does
@@ -15,7 +17,7 @@ the same for any per-request number (a paired difference between two policies).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -73,11 +75,17 @@ class TimedReplay(Generic[Result]):
     results: list[Result | None]
     ran: np.ndarray  # one bool per event: False if it was skipped for being too late
     ran_at_s: np.ndarray  # seconds after the start (NaN for a skipped event)
+    attempts: int = 1  # how many replays it took to keep the schedule (``replay_on_schedule``)
 
     @property
     def skipped(self) -> int:
         """How many events were skipped because the replay was running too late for them."""
         return int((~self.ran).sum())
+
+    @property
+    def skipped_share(self) -> float:
+        """The share of the schedule that was skipped (0.0 when the replay kept up with every event)."""
+        return self.skipped / len(self.events)
 
     @property
     def lag(self) -> LatencySummary:
@@ -119,6 +127,43 @@ def replay_in_real_time(
         ran_at[index] = clock.now() - start
         results.append(handle(event))
     return TimedReplay(list(events), results, ran, ran_at)
+
+
+def replay_on_schedule(
+    events: Sequence[Event],
+    handle: Callable[[Event], Result],
+    *,
+    reset: Callable[[], object],
+    skip_late_s: float = 0.005,
+    max_skipped_share: float = 0.5,
+    attempts: int = 3,
+    clock: Clock = REAL_CLOCK,
+) -> TimedReplay[Result]:
+    """Replay until at most ``max_skipped_share`` of the events had to be skipped, ``reset()`` before each try.
+
+    A machine too busy to keep the schedule does not produce the traffic the models describe (its skips come
+    in bursts), so its run is not measured: the replay starts again from a clean cache, at most ``attempts``
+    times. If no attempt kept the schedule, it raises ``MachineTooBusy`` with what it saw.
+    """
+    require_positive("attempts", attempts)
+    if not 0 < max_skipped_share < 1:
+        raise InvalidArgument(f"max_skipped_share is a share of the events, between 0 and 1; got {max_skipped_share}.")
+    shares = []
+    for attempt in range(1, attempts + 1):
+        reset()
+        run = replay_in_real_time(events, handle, skip_late_s=skip_late_s, clock=clock)
+        if run.skipped_share <= max_skipped_share:
+            return replace(run, attempts=attempt)
+        shares.append(f"{run.skipped_share:.0%}")
+    raise MachineTooBusy(
+        f"The machine was too busy to replay the schedule in real time: {attempts} attempts skipped "
+        f"{', '.join(shares)} of the requests (at most {max_skipped_share:.0%} is measured). "
+        "Close other programs (or wait for a quieter moment) and run the cell again."
+    )
+
+
+class MachineTooBusy(RuntimeError):
+    """No replay kept its schedule: the machine was too busy for a real-time measurement."""
 
 
 def share_with_error(flags: Sequence[bool], clusters: Sequence[int]) -> tuple[float, float]:

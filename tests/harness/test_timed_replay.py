@@ -12,9 +12,11 @@ from helpers.harness.timed_replay import (
     READ,
     UPDATE,
     Event,
+    MachineTooBusy,
     mean_with_error,
     poisson_events,
     replay_in_real_time,
+    replay_on_schedule,
     share_with_error,
 )
 
@@ -127,6 +129,49 @@ class TestReplayInRealTime:
         finally:
             client.delete(key)
         assert run.results == ["miss", "hit", "miss"]
+
+
+class TestReplayOnSchedule:
+    EVENTS = [Event(0.0, 0), Event(0.01, 1), Event(0.02, 2), Event(0.03, 3)]
+
+    def starved_for(self, clock, attempts_starved):
+        """A handler whose first call stalls 100 ms on the first ``attempts_starved`` attempts."""
+        state = {"attempt": 0}
+
+        def reset():
+            state["attempt"] += 1
+
+        def handle(event):
+            if event.key == 0 and state["attempt"] <= attempts_starved:
+                clock.advance(0.1)  # a stall: the next three events are skipped
+            return event.key
+
+        return reset, handle, state
+
+    def test_a_starved_attempt_is_not_measured_the_next_one_is(self):
+        clock = FakeClock()
+        reset, handle, state = self.starved_for(clock, attempts_starved=1)
+        run = replay_on_schedule(self.EVENTS, handle, reset=reset, clock=clock)
+        assert (run.attempts, run.skipped, state["attempt"]) == (2, 0, 2)  # reset before each attempt
+        assert run.results == [0, 1, 2, 3] and run.skipped_share == 0.0
+
+    def test_a_machine_that_never_keeps_up_gets_a_clear_error(self):
+        clock = FakeClock()
+        reset, handle, _ = self.starved_for(clock, attempts_starved=3)
+        with pytest.raises(MachineTooBusy, match=r"3 attempts skipped 75%, 75%, 75% .* run the cell again"):
+            replay_on_schedule(self.EVENTS, handle, reset=reset, clock=clock)
+
+    def test_a_replay_that_keeps_up_runs_once(self):
+        clock = FakeClock()
+        resets = []
+        run = replay_on_schedule(self.EVENTS, lambda e: e.key, reset=lambda: resets.append(1), clock=clock)
+        assert run.attempts == 1 and resets == [1] and run.skipped_share == 0.0
+
+    def test_bad_settings(self):
+        with pytest.raises(InvalidArgument, match="between 0 and 1"):
+            replay_on_schedule(self.EVENTS, lambda e: e, reset=lambda: None, max_skipped_share=1.5)
+        with pytest.raises(InvalidArgument, match="attempts"):
+            replay_on_schedule(self.EVENTS, lambda e: e, reset=lambda: None, attempts=0)
 
 
 class TestShareWithError:
