@@ -141,14 +141,23 @@ def naive_prime(life_ms):
 # **Predict:** when the key expires, each client is reading it every 10 ms or so, and rebuilding it takes
 # 40 ms. How many of the 50 clients will query the database?
 
-# %% tags=["nbval-ignore-output"]
-# Output varies: how many reads fit in the window, and how many clients missed, depend on thread timing.
+# %% tags=["nbval-ignore-output"] output_varies="how many reads fit in the window and how many clients missed"
 naive = herd.run(naive_get, prime=naive_prime)
-assert naive.hung_clients == 0 and naive.errors == 0
-assert naive.recomputations >= 0.8 * CLIENTS  # the herd: (nearly) every client rebuilt the same value
 print(f"{naive.read_count} reads by {CLIENTS} clients; one expiry; {naive.recomputations} database queries")
 
+# %% tags=["verify"]
+assert naive.hung_clients == 0 and naive.errors == 0
+assert naive.recomputations >= 0.8 * CLIENTS  # the herd: (nearly) every client rebuilt the same value
+print("Checked: no client hung or failed, and at least 80 % of the 50 clients queried the database.")
+
 # %% [markdown]
+# <details><summary>Answer</summary>
+#
+# Nearly all of them (the count above). Every client reads at least once during the 40 ms rebuild, finds
+# the key empty, and rebuilds it too.
+#
+# </details>
+#
 # How big does a herd get? Every read that arrives while the value is being rebuilt misses too, so
 # **pile-up ≈ request rate × recompute time**: at 10 requests per second and a 3 s recomputation, 30.
 # A client waiting for its own recomputation sends nothing else, so with 50 clients the pile-up cannot
@@ -163,16 +172,19 @@ pile_ups = [*slower, naive]
 estimates = [result.read_rate_per_s * result.recompute_ms / 1000 for result in pile_ups]
 expected = [min(estimate, CLIENTS) for estimate in estimates]
 measured = [result.recomputations for result in pile_ups]
-assert all(0.5 * e - 2 <= m <= 2 * e + 3 for e, m in zip(expected, measured, strict=True))  # about the estimate
-assert measured[0] < measured[2] and measured[1] < measured[2]  # more reads per recompute time, a bigger herd
 
-# %% tags=["nbval-ignore-output"]
-# Output varies: measured rates and counts depend on thread timing (the assertions above hold on every run).
+# %% tags=["nbval-ignore-output"] output_varies="measured rates and counts depend on thread timing"
 for result, estimate, count in zip(pile_ups, estimates, measured, strict=True):
     print(
         f"{result.read_rate_per_s:6.0f} reads/s × {result.recompute_ms:.0f} ms = {estimate:5.1f} expected "
         f"(at most {CLIENTS}), {count:2d} measured"
     )
+
+# %% tags=["verify"]
+assert all(0.5 * e - 2 <= m <= 2 * e + 3 for e, m in zip(expected, measured, strict=True))  # about the estimate
+assert measured[0] < measured[2] and measured[1] < measured[2]  # more reads per recompute time, a bigger herd
+print("Checked: each herd's query count is within a factor of two of rate × recompute time (capped at 50), "
+      "and the fastest herd is the biggest.")
 
 # %% [markdown]
 # The picture: on the left, the database's view of the fast herd (queries in flight, millisecond by
@@ -183,8 +195,11 @@ for result, estimate, count in zip(pile_ups, estimates, measured, strict=True):
 fig, (timeline, estimate_ax) = figure("One hot key expires under 50 clients", r, ncols=2)
 in_flight = plot_in_flight(timeline, naive, label="naive cache-aside")
 plot_pile_up(estimate_ax, estimates, measured, clients=CLIENTS)
-assert in_flight.max() >= CLIENTS / 2 and in_flight[: int(naive.expires_at_s * 1000)].max() == 0
 plt.show()
+
+# %% tags=["verify"]
+assert in_flight.max() >= CLIENTS / 2 and in_flight[: int(naive.expires_at_s * 1000)].max() == 0
+print("Checked: no query before the expiry, then at least 25 in flight at once.")
 
 
 # %% [markdown]
@@ -236,22 +251,27 @@ class SingleFlight:
 
 # %%
 single_flight = herd.run(SingleFlight().get, prime=naive_prime)
-assert single_flight.hung_clients == 0 and single_flight.errors == 0
 single_flight.recomputations
+
+# %% tags=["verify"]
+assert single_flight.hung_clients == 0 and single_flight.errors == 0
+print("Checked: no client hung or failed.")
 
 # %% [markdown]
 # One recomputation, because all 50 clients share one process. A real deployment runs many processes (web
 # workers, containers), and each has its own table of flights. Give the same herd five processes of ten
 # clients each:
 
-# %% tags=["nbval-ignore-output"]
-# Output varies: a process whose clients all read after the first fill has nothing to recompute (rare).
+# %% tags=["nbval-ignore-output"] output_varies="a process whose clients read after the first fill computes nothing"
 PROCESSES = 5
 app_servers = [SingleFlight() for _ in range(PROCESSES)]
 five_processes = herd.run([app_servers[i % PROCESSES].get for i in range(CLIENTS)], prime=naive_prime)
+print(f"{PROCESSES} processes, {five_processes.recomputations} recomputations")
+
+# %% tags=["verify"]
 assert five_processes.hung_clients == 0 and five_processes.errors == 0
 assert 2 <= five_processes.recomputations <= PROCESSES  # one per process that saw the miss
-print(f"{PROCESSES} processes, {five_processes.recomputations} recomputations")
+print("Checked: between 2 and 5 recomputations, at most one per process.")
 
 # %% [markdown]
 # Single-flight caps the herd at one query **per process**: cheap, no network round trip, and worth having
@@ -309,8 +329,11 @@ def mutex_get(conn):
 
 # %%
 mutex = herd.run(mutex_get, prime=naive_prime)
-assert mutex.hung_clients == 0 and mutex.errors == 0
 mutex.recomputations
+
+# %% tags=["verify"]
+assert mutex.hung_clients == 0 and mutex.errors == 0
+print("Checked: no client hung or failed.")
 
 
 # %% [markdown]
@@ -351,9 +374,12 @@ def stalled_holder(release):
 # %%
 with_plain_del = stalled_holder(plain_del)
 with_compare_and_delete = stalled_holder(compare_and_delete)
-assert with_plain_del["C took it while B held it"] and not with_compare_and_delete["C took it while B held it"]
 print("plain DEL:         ", with_plain_del)
 print("compare-and-delete:", with_compare_and_delete)
+
+# %% tags=["verify"]
+assert with_plain_del["C took it while B held it"] and not with_compare_and_delete["C took it while B held it"]
+print("Checked: after a plain DEL, C took B's lock; after the compare-and-delete it could not.")
 
 # %% [markdown]
 # With the compare-and-delete, A's release finds B's token, deletes nothing, and C waits as it should.
@@ -422,10 +448,13 @@ def lease_prime(life_ms):
 
 # %%
 lease = herd.run(lease_get, prime=lease_prime)
+lease.recomputations
+
+# %% tags=["verify"]
 assert lease.hung_clients == 0 and lease.errors == 0
 assert lease.stale_reads > 0  # the clients that did not hold the lease took the stale copy
 assert lease.reads_that_waited < CLIENTS / 2  # ... instead of waiting (in practice only the filler waits)
-lease.recomputations
+print("Checked: clients without the lease took the stale copy, and fewer than half of the reads waited.")
 
 
 # %% [markdown]
@@ -514,20 +543,25 @@ def xfetch_prime(life_ms):
 
 # %%
 xfetch = herd.run(xfetch_get, prime=xfetch_prime)
-assert xfetch.hung_clients == 0 and xfetch.errors == 0
-assert xfetch.refreshed_before_expiry  # the new value was stored before the old one expired
-assert xfetch.recomputations_after_expiry == 0 and xfetch.stale_reads == 0
 print(f"recomputations that started after the key expired (real misses): {xfetch.recomputations_after_expiry}")
 print(f"stale values served: {xfetch.stale_reads}")
 
-# %% tags=["nbval-ignore-output"]
-# Output varies: when the refresh starts, and how many reads also picked it, is random and depends on timing.
+# %% tags=["verify"]
+assert xfetch.hung_clients == 0 and xfetch.errors == 0
+assert xfetch.refreshed_before_expiry  # the new value was stored before the old one expired
+assert xfetch.recomputations_after_expiry == 0 and xfetch.stale_reads == 0
+print("Checked: the new value was stored before the old one expired: no real miss, nothing stale.")
+
+# %% tags=["nbval-ignore-output"] output_varies="when the refresh starts, and how many reads also picked it, is random"
 first_refresh_ms = 1000 * min(query.start_s for query in xfetch.queries)
-assert first_refresh_ms < 1000 * xfetch.expires_at_s
 print(
     f"{xfetch.recomputations} recomputation(s); the first started {1000 * xfetch.expires_at_s - first_refresh_ms:.0f}"
     f" ms before the key would have expired"
 )
+
+# %% tags=["verify"]
+assert first_refresh_ms < 1000 * xfetch.expires_at_s
+print("Checked: the first refresh started before the expiry.")
 
 # %% [markdown]
 # Every recomputation finished before the old value expired, so no read ever found the key empty. The
@@ -650,9 +684,12 @@ def wait_for_refreshes():
 
 # %%
 swr = herd.run(swr_get, prime=swr_prime, settle=wait_for_refreshes)
+swr.recomputations
+
+# %% tags=["verify"]
 assert swr.hung_clients == 0 and swr.errors == 0
 assert swr.stale_reads > 0  # reads during the background refresh got the old value
-swr.recomputations
+print("Checked: no client hung or failed, and reads during the refresh got the old value.")
 
 # %% [markdown]
 # ## 4. The ladder, side by side (core)
@@ -662,8 +699,7 @@ swr.recomputations
 # counts reads that got the old value after its (soft) expiry; *errors* counts reads that raised; *stuck*
 # counts clients still waiting when the herd's deadline passed.
 
-# %% tags=["nbval-ignore-output"]
-# Output varies: read counts, latencies and (for naive and XFetch) recomputations are measured.
+# %% tags=["nbval-ignore-output"] output_varies="read counts, latencies and some recomputations are measured"
 ladder = {
     "1 naive": naive,
     "2 single-flight": single_flight,
@@ -672,11 +708,15 @@ ladder = {
     "5 XFetch β=1": xfetch,
     "6 stale-while-revalidate": swr,
 }
+print(format_table(ladder))
+
+# %% tags=["verify"]
 assert all(result.errors == 0 and result.hung_clients == 0 for result in ladder.values())
 assert naive.recomputations >= 0.8 * CLIENTS
 assert single_flight.recomputations == mutex.recomputations == lease.recomputations == swr.recomputations == 1
 assert xfetch.recomputations_after_expiry == 0 and xfetch.refreshed_before_expiry
-print(format_table(ladder))
+print("Checked: no rung hung or failed; naive rebuilt about 50 times, single-flight, mutex, lease and SWR "
+      "once, and XFetch before the expiry.")
 
 # %% [markdown]
 # Where the time goes. *Reads that waited* counts reads that were in progress over the second half of a
@@ -695,14 +735,18 @@ print(format_table(ladder))
 # %%
 waiting = [naive, single_flight, mutex]
 serving = [lease, xfetch, swr]
-assert all(result.reads_that_waited >= CLIENTS / 2 for result in waiting)  # nearly every client waited once
-assert all(result.reads_that_waited < CLIENTS / 2 for result in serving)  # far fewer: the refreshing reads
 fig, axes = figure("The ladder: one hot key, 50 clients, one expiry", r, ncols=4, width=12, height=3.8)
 colors = [PALETTE["slow"]] + [PALETTE["neutral"]] * 2 + [PALETTE["fast"]] * 3
 drawn = plot_ladder(axes, ladder, colors)
+plt.show()
+
+# %% tags=["verify"]
+assert all(result.reads_that_waited >= CLIENTS / 2 for result in waiting)  # nearly every client waited once
+assert all(result.reads_that_waited < CLIENTS / 2 for result in serving)  # far fewer: the refreshing reads
 assert drawn["recomputations"] == [result.recomputations for result in ladder.values()]
 assert drawn["reads that waited"] == [result.reads_that_waited for result in ladder.values()]
-plt.show()
+print("Checked: at least half the reads waited on the three waiting rungs, fewer than half on the three "
+      "serving ones; the bars show the measured counts.")
 
 
 # %% [markdown]
@@ -719,17 +763,20 @@ def crashed_holder_prime(life_ms):
 
 
 crashed = herd.run(mutex_get, prime=crashed_holder_prime, life_ms=0, window_ms=450)
-assert crashed.hung_clients == 0
 first_query_ms = 1000 * crashed.queries[0].start_s
+crashed.recomputations, crashed.errors
+
+# %% tags=["nbval-ignore-output"] output_varies="measured waiting times"
+print(f"lock TTL {LOCK_TTL_MS} ms; the first recomputation started at {first_query_ms:.0f} ms")
+print(f"the longest read waited {crashed.latency.max_ms:.0f} ms")
+
+# %% tags=["verify"]
+assert crashed.hung_clients == 0
 assert first_query_ms >= 0.8 * LOCK_TTL_MS  # nobody could recompute until the lock expired
 assert crashed.latency.max_ms < LOCK_TTL_MS + 1000  # and then the outage ended
 assert (crashed.recomputations, crashed.errors) == (1, 0)
-crashed.recomputations, crashed.errors
-
-# %% tags=["nbval-ignore-output"]
-# Output varies: measured waiting times (asserted above against the lock's TTL).
-print(f"lock TTL {LOCK_TTL_MS} ms; the first recomputation started at {first_query_ms:.0f} ms; "
-      f"the longest read waited {crashed.latency.max_ms:.0f} ms")  # fmt: skip
+print("Checked: nobody recomputed until the crashed holder's lock expired, then exactly one client did, "
+      "and no read waited a second longer than the lock's TTL.")
 
 # %% [markdown]
 # A shorter lock TTL shortens that outage but must stay well above the slowest recomputation, or a slow
@@ -743,12 +790,15 @@ refresh_errors.clear()
 with db.outage():
     failing = herd.run(swr_get, prime=swr_prime, settle=wait_for_refreshes)
 still_cached = json.loads(r.get(SWR_KEY))["value"]
-assert failing.hung_clients == 0 and failing.stale_reads > 0
-assert failing.errors == 0 and failing.recomputations == len(refresh_errors) == 1
-assert still_cached == OLD_VALUE
 print(f"reads that raised: {failing.errors}")
 print(f"refresh attempts that failed (counted, not shown to readers): {len(refresh_errors)}")
 print(f"the cache still holds the old value, nothing was cached wrongly: {still_cached == OLD_VALUE}")
+
+# %% tags=["verify"]
+assert failing.hung_clients == 0 and failing.stale_reads > 0
+assert failing.errors == 0 and failing.recomputations == len(refresh_errors) == 1
+assert still_cached == OLD_VALUE
+print("Checked: in the outage no read raised, one refresh was tried and failed, and the old value stayed cached.")
 
 # %% [markdown]
 # One refresh was attempted (the `REFRESHING_KEY` marker holds off the next for a second), it failed, and
