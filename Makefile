@@ -75,7 +75,7 @@ test-oldest:  ## Unit tests and notebooks (fakeredis) on the oldest versions the
 notebooks: $(STAMP)  ## Build notebooks/*.ipynb (or NB=...) and solutions from their sources; outputs kept if code is unchanged
 	$(PY) tools/build_notebooks.py $(NB)
 
-execute: notebooks  ## Build, then store fresh outputs: new kernel, top to bottom, fakeredis, no widget state
+execute: notebooks  ## Build, then store fresh outputs: new kernel, top to bottom, on a private redis-server (fakeredis without one), no widget state
 	env -u REDIS_URL $(PY) tools/execute_notebooks.py $(NB)
 
 bench: $(STAMP)  ## Print each notebook's (or NB=...) run time on fakeredis and on a real redis-server

@@ -4,7 +4,8 @@ mirrors the tree (``helpers/harness/herd.py`` is tested by ``tests/harness/test_
 
 The house, and what each subpackage may import (``tests/test_project.py`` enforces it):
 
-- ``core``: connect to fakeredis or ``REDIS_URL`` (``backend``), private throwaway servers (``sandbox``),
+- ``core``: connect to fakeredis or ``REDIS_URL`` (``backend``), private throwaway servers (``sandbox``) and
+  groups of them, a primary with replicas and a 3-shard cluster (``server_group``),
   what a backend can do (``capabilities``), one key prefix per notebook and learner (``keys``), the SQLite
   primary database (``primary_db``), short errors and validators such as ``require_whole`` (``errors``),
   latency summaries (``timing``), seeded workloads and the one Poisson generator (``workloads``), EXPIRE
@@ -29,7 +30,7 @@ The house, and what each subpackage may import (``tests/test_project.py`` enforc
   (``stampede_plots``), the near cache's crossing race (``near_cache_plots``) and interactive explorers
   (``widgets``). Imports ``core``, ``sim`` and ``harness``.
 - ``exercises``: the checker framework (``framework``) and one module per notebook, ``nb00_first_cache``
-  to ``nb06_near_cache``, holding that notebook's checkers. May import anything.
+  to ``nb07_replicas_cluster``, holding that notebook's checkers. May import anything.
 
 Which notebook uses what, besides ``core``, ``viz.plots`` and its own ``exercises.nbNN_*`` checker module:
 00 nothing more; 01 ``sim.ttl_models``, ``harness.timed_replay``, ``labs.expiry_lab``, ``viz.widgets``;
@@ -37,7 +38,7 @@ Which notebook uses what, besides ``core``, ``viz.plots`` and its own ``exercise
 ``harness.consistency``, ``viz.diagrams``; 04 ``labs.eviction_lab``, ``sim.eviction_engine``, ``sim.lfu_counter``,
 ``sim.cache_models``, ``harness.bulk_replay``; 05 ``harness.herd``, ``harness.herd_results``, ``sim.xfetch``,
 ``viz.stampede_plots``; 06 ``harness.tracking``, ``harness.near_cache_race``, ``harness.near_cache_workload``,
-``viz.near_cache_plots``.
+``viz.near_cache_plots``; 07 nothing more (its private replicas and cluster come from core).
 """
 
 __version__ = "0.1.0"

@@ -38,7 +38,7 @@
 # **What you'll need:** [notebook 00](00_first_cache.ipynb) (cache-aside with `GET` and `SET ... PX`), and the idea of
 # threads running at the same time.
 #
-# **Time to learn**: about 90 min (core path: about 60 min).
+# **Time to learn**: about 95 min (core path: about 60 min).
 #
 # **How to run it:** top to bottom with Shift-Enter; each herd runs for under half a second. If a result
 # ever looks wrong, choose **Kernel → Restart Kernel and Run All Cells**.
@@ -208,7 +208,7 @@ print("Checked: no query before the expiry, then at least 25 in flight at once."
 # The herd is wasted work: 50 queries for one value. The next three rungs make sure one caller rebuilds
 # the value and the others use its result.
 #
-# ### 2.1 In-process single-flight
+# ### 2.1 In-process single-flight (core)
 #
 # Inside one process, concurrent callers can share one in-flight load (Instagram calls it *promises*, Go's
 # `singleflight` package gives it its name). The first caller to miss becomes the **leader** and loads the
@@ -278,7 +278,7 @@ print("Checked: between 2 and 5 recomputations, at most one per process.")
 # anyway, but with a hundred processes the database still sees a hundred queries. To get one per key
 # across all of them, the coordination has to live where every process can see it: in Redis.
 #
-# ### 2.2 A Redis mutex
+# ### 2.2 A Redis mutex (core)
 #
 # `SET lock token NX PX ttl` creates the lock only if nobody holds it (`NX`), and lets it expire on its own
 # (`PX`), so a holder that dies cannot block the key forever. The **token** is a random value only the
@@ -388,7 +388,7 @@ print("Checked: after a plain DEL, C took B's lock; after the compare-and-delete
 # impossible, so the value written must be correct whoever writes it. For locks that guard correctness
 # rather than load, see the fencing tokens in *Further reading*.)
 #
-# ### 2.3 A lease
+# ### 2.3 A lease (core)
 #
 # Facebook's memcache paper (NSDI 2013) adds two things to the lock. A miss hands out a **lease**, one per
 # key at a time: only its holder may fill the key, and an invalidation (a delete after a database write)
@@ -499,7 +499,7 @@ print("Checked: the voided lease refused the old row, and the next reader cached
 # The mutex and the lease still let the key expire and then react. The last two rungs refresh the value
 # *before* readers would miss it.
 #
-# ### 3.1 XFetch: probabilistic early recomputation
+# ### 3.1 XFetch: probabilistic early recomputation (going deeper)
 #
 # XFetch (Vattani, Chierichetti and Lowenstein, VLDB 2015) stores with the value how long it took to
 # compute (δ) and when it expires. On each read, a client recomputes early with a probability that grows
@@ -627,7 +627,7 @@ plt.show()
 # duplicates matter, let only the read that wins a `SET NX` lock refresh early, while the others keep
 # serving the current value.
 #
-# ### 3.2 Stale-while-revalidate
+# ### 3.2 Stale-while-revalidate (going deeper)
 #
 # HTTP caches have done this for years (RFC 5861), and so do dogpile.cache and cashews. The value carries a
 # **soft TTL** (`fresh_until`) inside it; the key has a longer **hard TTL**. Past the soft TTL, a read still

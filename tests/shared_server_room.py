@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 LEARNERS = int(os.environ.get("RCP_ROOM_LEARNERS", "3"))
 # 04's experiments run on private servers of their own (a shared REDIS_URL is never reconfigured and, without
-# the opt-in, not even used), so none of its keys may appear on the shared server.
-PRIVATE_ONLY = {"04"}
+# the opt-in, not even used), so none of its keys may appear on the shared server. 07's replicas and cluster
+# are private servers too, started by each learner on ports of their own.
+PRIVATE_ONLY = {"04", "07"}
 NBVAL = [
     "-p", "no:cacheprovider", "--nbval", "--nbval-current-env", "--nbval-cell-timeout=120",
     "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-o", "testpaths=notebooks", "-q",

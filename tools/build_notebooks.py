@@ -2,7 +2,9 @@
 
 Sources are jupytext "percent" scripts: reviewable diffs, lintable code. The build:
 
-- keeps only the tags of each cell as metadata and names the series' kernel (``tools/notebook_series.py``);
+- keeps only the tags of each cell as metadata (and ``output_varies``, the reason an ignored output varies),
+  collapses the source of cells tagged ``verify`` in JupyterLab (``metadata.jupyter.source_hidden``), and
+  names the series' kernel (``tools/notebook_series.py``);
 - gives each cell an id that does not move when another cell is inserted or removed (see ``cell_ids``);
 - in each cell tagged ``exercise``, replaces the lines from ``# BEGIN SOLUTION`` to ``# END SOLUTION``
   with a stub that raises NotImplementedError, and writes the full solution to
@@ -164,9 +166,9 @@ def build(path: Path, all_paths: list[Path] | None = None) -> tuple[nbformat.Not
         new = nbformat.v4.new_code_cell(source) if cell.cell_type == "code" else nbformat.v4.new_markdown_cell(source)
         if tags:
             new.metadata["tags"] = tags
-        if "output_varies" in cell.metadata:  # why an ignored output varies (tests read it)
-            new.metadata["output_varies"] = cell.metadata["output_varies"]
-        if "verify" in tags:  # verification cells start collapsed in JupyterLab
+        if "output_varies" in cell.metadata:
+            new.metadata["output_varies"] = str(cell.metadata["output_varies"])
+        if "verify" in tags:
             new.metadata["jupyter"] = {"source_hidden": True}
         cells.append(new)
         explicit.append(cell.metadata.get("id"))
@@ -210,6 +212,11 @@ def main(selected: list[str]) -> int:
 def code_signature(nb: nbformat.NotebookNode) -> list[tuple[str, list[str]]]:
     """The code cells' sources and tags, in order: what decides a notebook's outputs."""
     return [(cell.source, list(cell.metadata.get("tags", []))) for cell in nb.cells if cell.cell_type == "code"]
+
+
+def cell_metadata(cell: nbformat.NotebookNode) -> dict:
+    """The metadata the build writes for a cell (what ``tests/test_notebooks.py`` compares with the source)."""
+    return {key: cell.metadata[key] for key in ("tags", "output_varies", "jupyter") if key in cell.metadata}
 
 
 def keep_outputs(old: nbformat.NotebookNode, new: nbformat.NotebookNode) -> bool:

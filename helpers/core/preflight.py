@@ -85,7 +85,8 @@ def check_package(name: str, importer: Callable[[str], object] = importlib.impor
 
 def check_redis() -> list[Check]:
     """Which Redis each notebook uses: ``r`` (REDIS_URL's server, which must answer, or fakeredis), and the
-    private redis-server 01's expiry lab, 04's eviction lab and 06's tracking sections start (they fall back)."""
+    private redis-server 01's expiry lab, 04's eviction lab and 06's tracking sections start (they fall back),
+    and 07's private replicas and cluster (no fallback)."""
     if not os.environ.get(ENV_VAR, "").strip():
         status, r_text, fix = OK, "fakeredis, in-process (REDIS_URL is not set)", ""
         r_short = "r on fakeredis"
@@ -124,6 +125,14 @@ def check_redis() -> list[Check]:
         Check("01", worst, f"{r_short}; expiry lab on {expiry}", lab_fix),
         Check("04", worst, f"{r_short}; eviction on {eviction}", lab_fix),
         Check("06", FAIL if status == FAIL else tracking_status, f"{r_short}; {tracking}", lab_fix),
+        Check(
+            "07",
+            FAIL if status == FAIL else lab_status,
+            f"{r_short}; a replica and a 3-shard cluster of {private}"
+            if private
+            else f"{r_short}; no redis-server found, so 07 cannot start its replicas and cluster",
+            lab_fix,
+        ),
     ]
 
 

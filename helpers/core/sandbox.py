@@ -172,11 +172,13 @@ class SandboxRedis:
         *,
         binary: str | None = None,
         startup_timeout: float = 10.0,
+        cluster_bus: bool = False,
     ) -> None:
         self.config = {str(k): str(v) for k, v in (config or {}).items()}
         self.config.setdefault("requirepass", secrets.token_hex(24))  # '' opts out (no password)
         self.binary = binary
         self.startup_timeout = startup_timeout
+        self.cluster_bus = cluster_bus  # a cluster node also listens on port + 10000: choose both free
         self.port: int | None = None
         self.version: str | None = None
         self.name: str | None = None  # "Redis" or "Valkey", from the binary's --version
@@ -270,7 +272,7 @@ class SandboxRedis:
     # -- internals ------------------------------------------------------------------------------
     def _launch(self) -> None:
         assert self.binary is not None
-        self.port = _free_port()
+        self.port = _free_port_pair() if self.cluster_bus else _free_port()
         self._directory = tempfile.mkdtemp(prefix=DIR_PREFIX)  # mode 0700: its owner's only
         secret_file = os.path.join(self._directory, "secret.conf")
         with open(os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
@@ -344,6 +346,21 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _free_port_pair(attempts: int = 200) -> int:
+    """A loopback port P such that P and P + 10000 (a cluster node's bus port) are both free right now."""
+    rng = secrets.SystemRandom()
+    for _ in range(attempts):
+        port = rng.randrange(20000, 55000)
+        try:
+            with socket.socket() as first, socket.socket() as second:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free pair of loopback ports (P and P + 10000) for a cluster node")
 
 
 def _die_with_parent(parent_pid: int):

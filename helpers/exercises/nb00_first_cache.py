@@ -1,4 +1,4 @@
-"""Notebook 00's checker: a cache-aside ``get_display_name`` with a plain-string value and a TTL."""
+"""Notebook 00's checkers: a cache-aside ``get_display_name`` (a plain string and a TTL), and a cached miss."""
 
 from __future__ import annotations
 
@@ -79,4 +79,74 @@ def check_display_name(
     return (
         f"{len(users)} misses read the database once each, the repeats were served from Redis, "
         f"and each name was cached as a plain string with a {DISPLAY_NAME_TTL_S} s TTL."
+    )
+
+
+PROFILE_TTL_S, MISSING_TTL_S = 60, 30
+
+
+@checker("00.2")
+def check_missing_user(
+    get_profile_or_none: Callable[[int], dict | None], cache: redis.Redis, db: PrimaryDatabase, keys: KeySpace
+) -> str:
+    """Check ``get_profile_or_none(user_id)``: a missing user is cached as JSON null with the shorter TTL."""
+    missing, present = db.users + 17, 42
+    missing_key, present_key = keys.key("user", missing), keys.key("user", present)
+    cache.delete(missing_key, present_key)
+    try:
+        before = db.query_count
+        answers = [get_profile_or_none(missing), get_profile_or_none(missing)]
+        queries = db.query_count - before
+        expect(
+            answers == [None, None],
+            f"get_profile_or_none({missing}) returned {answers[0]!r}, then {answers[1]!r}; expected None both times.",
+            "Return json.loads(cached): the JSON text 'null' loads back as None, not as the string 'null'.",
+        )
+        expect(
+            queries == 1,
+            f"two calls for the missing user {missing} made {queries} database queries; expected 1.",
+            "Cache the miss too: r.set(key, json.dumps(profile), ...) also when profile is None, and on the next "
+            "call test `cached is not None` (the value 'null' is not None).",
+        )
+        stored = cache.get(missing_key)
+        expect(
+            stored == "null",
+            f"{missing_key!r} holds {stored!r} after the miss; expected the JSON of None, 'null'.",
+            "Store json.dumps(profile) under keys.key('user', user_id), whatever db.get_user returned.",
+        )
+        missing_ttl = cache.ttl(missing_key)
+        expect(
+            missing_ttl != -1,
+            f"{missing_key!r} has no TTL (TTL replied -1): a user created later would stay 'missing' for good.",
+            f"Pass ex=MISSING_TTL_S ({MISSING_TTL_S} s) when profile is None.",
+        )
+        expect(
+            MISSING_TTL_S - 5 <= missing_ttl <= MISSING_TTL_S,
+            f"the cached miss {missing_key!r} has a TTL of {missing_ttl} s; expected {MISSING_TTL_S} s.",
+            "Give a missing user the shorter MISSING_TTL_S, in seconds (ex=), so a new account shows up soon.",
+        )
+        profile = get_profile_or_none(present)
+        expect(
+            profile == db.get_user(present),
+            f"get_profile_or_none({present}) returned {profile!r}, not user {present}'s row.",
+            "For a user that exists, return the dict db.get_user(user_id) gave you (json.loads of the cached JSON).",
+        )
+        present_ttl = cache.ttl(present_key)
+        expect(
+            PROFILE_TTL_S - 5 <= present_ttl <= PROFILE_TTL_S,
+            f"the cached profile {present_key!r} has a TTL of {present_ttl} s; expected {PROFILE_TTL_S} s.",
+            "Only a missing user gets MISSING_TTL_S; a real profile keeps PROFILE_TTL_S.",
+        )
+        before = db.query_count
+        again = get_profile_or_none(present)
+        expect(
+            db.query_count == before and again == profile,
+            "a second call for a cached profile did not come from Redis.",
+            "On a hit, return json.loads(cached) without querying the database.",
+        )
+    finally:
+        cache.delete(missing_key, present_key)
+    return (
+        f"a missing user cost one database query for two calls and was cached as null for {MISSING_TTL_S} s; "
+        f"a real profile kept its {PROFILE_TTL_S} s TTL."
     )

@@ -5,10 +5,14 @@
 widget and a one-line caption, and keeps the numbers in ``explorer.result``. Nothing is printed or
 displayed by an update, so a notebook can set the sliders from code (``explorer.set(...)``) and
 assert on ``explorer.result``: Run All and nbval need no clicks, and no browser.
+
+An explorer displays as its live widget and, in the same output, a static PNG and caption of its default
+state (the picture it first drew), so GitHub, nbviewer and the site, which run no kernel, still show it.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -165,6 +169,8 @@ class Explorer:
         for slider in self.sliders.values():
             slider.observe(self._on_change, names="value")
         self.refresh()
+        self.default_png = bytes(self.image.value)  # the default state, stored with the widget's output
+        self.default_caption = self.caption.value
 
     @property
     def values(self) -> dict[str, Any]:
@@ -202,7 +208,10 @@ class Explorer:
             self.refresh()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle["image/png"] = base64.b64encode(self.default_png).decode("ascii")
+        bundle["text/plain"] = f"{self.default_caption} (a static picture of the explorer's default state)"
+        return bundle
 
 
 def ttl_explorer(read_rate: float = 4.0, ttl_ms: float = 500.0) -> Explorer:

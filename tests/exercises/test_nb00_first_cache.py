@@ -8,7 +8,7 @@ import pytest
 
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import PrimaryDatabase
-from helpers.exercises.nb00_first_cache import check_display_name
+from helpers.exercises.nb00_first_cache import check_display_name, check_missing_user
 
 
 @pytest.fixture
@@ -97,3 +97,50 @@ def test_the_checker_cleans_up_after_itself(setup):
     check_display_name(solution(*setup), *setup)
     assert keys.count(r) == 0
     r.delete("name:3", "name:14", "name:15")
+
+
+def profile_or_none(r, db, keys, kind="right"):
+    """``get_profile_or_none``: the right answer, or one of the plausible wrong ones."""
+
+    def get_profile_or_none(user_id):
+        key = keys.key("user", user_id)
+        cached = r.get(key)
+        if cached is not None:
+            return cached if kind == "raw-string" else json.loads(cached)
+        profile = db.get_user(user_id)
+        if profile is None and kind == "not-cached":
+            return None
+        if kind == "no-ttl":
+            r.set(key, json.dumps(profile))
+        elif kind == "same-ttl":
+            r.set(key, json.dumps(profile), ex=60)
+        elif kind == "short-for-all":
+            r.set(key, json.dumps(profile), ex=30)
+        else:
+            r.set(key, json.dumps(profile), ex=60 if profile is not None else 30)
+        return profile
+
+    return get_profile_or_none
+
+
+def test_caching_the_miss_passes(setup):
+    result = check_missing_user(profile_or_none(*setup), *setup)
+    assert result.passed, repr(result)
+    r, db, keys = setup
+    assert keys.count(r) == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected", "hint"),
+    [
+        ("not-cached", "made 2 database queries", "Cache the miss too"),
+        ("raw-string", "then 'null'", "loads back as None"),
+        ("no-ttl", "has no TTL", "MISSING_TTL_S"),
+        ("same-ttl", "has a TTL of 60 s", "shorter MISSING_TTL_S"),
+        ("short-for-all", "has a TTL of 30 s; expected 60 s", "Only a missing user"),
+    ],
+)
+def test_wrong_ways_of_caching_a_miss_fail_with_their_hint(setup, kind, expected, hint):
+    result = check_missing_user(profile_or_none(*setup, kind=kind), *setup)
+    assert not result.passed
+    assert expected in result.message and hint in result.hint, repr(result)

@@ -73,3 +73,9 @@ def test_the_season_change_shifts_popularity_and_the_held_out_sequence_differs()
     assert np.count_nonzero(practice[half:] == top_before) < np.count_nonzero(practice[:half] == top_before) / 5
     assert hit_ratio_after_shift(np.array([False, False, True, True])) == 1.0
     assert 0 < SHIFT_TARGET < 1
+
+
+def test_a_wrong_policy_for_the_catalogue_fails_with_a_hint(monkeypatch):
+    monkeypatch.setenv("REDIS_SERVER_BIN", "/nonexistent")
+    result = check_eviction_choice(lambda: ("allkeys-random", CATALOGUE_MAX_ITEMS), EvictionLab(KEYS))
+    assert not result.passed and "popularity" in result.hint

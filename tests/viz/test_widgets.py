@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import matplotlib.pyplot as plt
 import pytest
 
@@ -73,5 +75,10 @@ class TestExplorer:
         assert explorer.values["ttl_s"] == 60  # nothing changed
 
     def test_displays_as_its_widget(self):
-        bundle = ttl_explorer()._repr_mimebundle_()
+        explorer = ttl_explorer()
+        default = bytes(explorer.image.value)
+        explorer.set(ttl_ms=2000)
+        bundle = explorer._repr_mimebundle_()
         assert "application/vnd.jupyter.widget-view+json" in bundle
+        assert base64.b64decode(bundle["image/png"]) == default != bytes(explorer.image.value)  # the default state
+        assert "TTL 500 ms" in bundle["text/plain"] and "static picture" in bundle["text/plain"]
