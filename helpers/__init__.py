@@ -22,15 +22,17 @@ The house, and what each subpackage may import (``tests/test_project.py`` enforc
   ``herd_results``), the real-time replay (``timed_replay``) and the pipelined bulk replay
   (``bulk_replay``), and for the near cache: tracking connections and the invalidation listener
   (``tracking``), the reply/invalidation crossing race (``near_cache_race``) and its read-path workload
-  (``near_cache_workload``). Imports ``core`` and ``sim``.
-- ``labs``: where a server-side experiment runs, settings always restored: ``expiry_lab`` (01) and
-  ``eviction_lab`` (04), both following ``base.Lab`` (lazy ``start()``, ``describe()``, ``close()``,
-  ``kind``, context manager). Imports ``core``, ``sim`` and ``harness``.
+  (``near_cache_workload``), and for a failing cache: a simulated outage on an injected clock and the stall
+  probe (``outage``). Imports ``core`` and ``sim``.
+- ``labs``: where a server-side experiment runs, settings always restored: ``expiry_lab`` (01),
+  ``eviction_lab`` (04) and ``failure_lab`` (08: a private server to pause and slow down), all following
+  ``base.Lab`` (lazy ``start()``, ``describe()``, ``close()``, ``kind``, context manager). Imports ``core``,
+  ``sim`` and ``harness``.
 - ``viz``: the figure style (``plots``), race diagrams (``diagrams``), stampede figures
   (``stampede_plots``), the near cache's crossing race (``near_cache_plots``) and interactive explorers
   (``widgets``). Imports ``core``, ``sim`` and ``harness``.
 - ``exercises``: the checker framework (``framework``) and one module per notebook, ``nb00_first_cache``
-  to ``nb07_replicas_cluster``, holding that notebook's checkers. May import anything.
+  to ``nb08_cache_failures``, holding that notebook's checkers. May import anything.
 
 Which notebook uses what, besides ``core``, ``viz.plots`` and its own ``exercises.nbNN_*`` checker module:
 00 nothing more; 01 ``sim.ttl_models``, ``harness.timed_replay``, ``labs.expiry_lab``, ``viz.widgets``;
@@ -38,7 +40,8 @@ Which notebook uses what, besides ``core``, ``viz.plots`` and its own ``exercise
 ``harness.consistency``, ``viz.diagrams``; 04 ``labs.eviction_lab``, ``sim.eviction_engine``, ``sim.lfu_counter``,
 ``sim.cache_models``, ``harness.bulk_replay``; 05 ``harness.herd``, ``harness.herd_results``, ``sim.xfetch``,
 ``viz.stampede_plots``; 06 ``harness.tracking``, ``harness.near_cache_race``, ``harness.near_cache_workload``,
-``viz.near_cache_plots``; 07 nothing more (its private replicas and cluster come from core).
+``viz.near_cache_plots``; 07 nothing more (its private replicas and cluster come from core);
+08 ``harness.outage``, ``labs.failure_lab``.
 """
 
 __version__ = "0.1.0"

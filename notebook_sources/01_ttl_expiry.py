@@ -468,7 +468,7 @@ def read_sliding(key):
 # `sliding:` copy of the key, so both policies see exactly the same stream. The first 0.4 s warm the cache
 # up and are not counted. On a busy machine the replay can fall behind: rather than firing the reads it
 # owes back to back (which would bunch them up and inflate the hits), it skips a read it reaches more than
-# 5 ms late, like a short pause in the traffic. A machine so busy that it skips more than half of the
+# 5 ms late, like a short pause in the traffic. A machine so busy that it skips more than 70 % of the
 # reads does not produce the traffic the models describe (its pauses come in bursts), so that run is not
 # measured: `replay_on_schedule` starts again from an empty cache, at most three times.
 

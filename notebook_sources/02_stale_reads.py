@@ -211,7 +211,7 @@ print("Checked: the picture draws exactly the stale reads counted above, all ins
 # database without the simulated delay holds them: here only versions matter. A read is stale when the
 # version it returned is older than the latest write. As in [notebook 01](01_ttl_expiry.ipynb), the replay
 # skips a request it reaches more than 5 ms late rather than bunching them up, and starts again (at most
-# three times) if it had to skip more than half of them.
+# three times) if it had to skip more than 70 % of them.
 
 # %%
 READ_RATE, UPDATE_RATE = 10.0, 2.0  # per profile, per second

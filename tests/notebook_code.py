@@ -1,7 +1,7 @@
 """Load the caching functions a notebook teaches, straight from its source, for the unit tests.
 
 The strategies are the lesson, so they live in the notebook, not in helpers/. The tests run the very
-code the learner reads: the top-level ``def``s and UPPER_CASE constants of ``notebook_sources/NN_*.py``,
+code the learner reads: the top-level ``def``s, classes and UPPER_CASE constants of ``notebook_sources/NN_*.py``,
 executed in a namespace that provides the notebook's setup names (``r``, ``keys``, ``db`` ...).
 """
 
@@ -33,10 +33,11 @@ def notebook_definitions(number: str, **setup: object) -> dict:
 
 
 def _is_definition(node: ast.stmt) -> bool:
-    if isinstance(node, ast.FunctionDef):
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
         return True
     if isinstance(node, ast.Assign):
-        return all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
+        names = [n for t in node.targets for n in (t.elts if isinstance(t, ast.Tuple) else [t])]
+        return all(isinstance(n, ast.Name) and n.id.isupper() for n in names)
     return False
 
 

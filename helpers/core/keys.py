@@ -87,15 +87,19 @@ class KeySpace:
     def cleanup(self, client: redis.Redis, batch: int = 500) -> int:
         """Delete every key under this prefix, in batches; return how many were deleted."""
         deleted = 0
-        pending: list[str] = []
-        for found in self.scan(client):
-            pending.append(found)
-            if len(pending) >= batch:
-                deleted += int(client.delete(*pending))
-                pending.clear()
-        if pending:
-            deleted += int(client.delete(*pending))
-        return deleted
+        while True:  # until a whole SCAN finds nothing: fakeredis 2.36 skips keys when some are deleted mid-scan
+            pending: list[str] = []
+            this_pass = 0
+            for found in self.scan(client):
+                pending.append(found)
+                if len(pending) >= batch:
+                    this_pass += int(client.delete(*pending))
+                    pending.clear()
+            if pending:
+                this_pass += int(client.delete(*pending))
+            deleted += this_pass
+            if this_pass == 0:
+                return deleted
 
     def __repr__(self) -> str:
         return f"KeySpace(prefix={self.prefix!r})"

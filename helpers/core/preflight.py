@@ -86,7 +86,7 @@ def check_package(name: str, importer: Callable[[str], object] = importlib.impor
 def check_redis() -> list[Check]:
     """Which Redis each notebook uses: ``r`` (REDIS_URL's server, which must answer, or fakeredis), and the
     private redis-server 01's expiry lab, 04's eviction lab and 06's tracking sections start (they fall back),
-    and 07's private replicas and cluster (no fallback)."""
+    and 07's private replicas and cluster and 08's failure lab (neither has a fallback)."""
     if not os.environ.get(ENV_VAR, "").strip():
         status, r_text, fix = OK, "fakeredis, in-process (REDIS_URL is not set)", ""
         r_short = "r on fakeredis"
@@ -132,6 +132,9 @@ def check_redis() -> list[Check]:
             if private
             else f"{r_short}; no redis-server found, so 07 cannot start its replicas and cluster",
             lab_fix,
+        ),
+        Check(
+            "08", worst, f"{r_short}; failure lab on {private or 'nothing: its lab cells stop with an error'}", lab_fix
         ),
     ]
 

@@ -135,7 +135,7 @@ def replay_on_schedule(
     *,
     reset: Callable[[], object],
     skip_late_s: float = 0.005,
-    max_skipped_share: float = 0.5,
+    max_skipped_share: float = 0.7,
     attempts: int = 3,
     clock: Clock = REAL_CLOCK,
 ) -> TimedReplay[Result]:

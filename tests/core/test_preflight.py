@@ -46,7 +46,7 @@ def test_this_machine_is_ready(monkeypatch, sandbox):
 def test_an_unreachable_redis_fails_with_its_fix(monkeypatch, capsys):
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{closed_port()}/0")
     checks = check_redis()
-    assert [check.status for check in checks] == [FAIL, FAIL, FAIL, FAIL, FAIL]
+    assert [check.status for check in checks] == [FAIL] * 6  # r, then 01, 04, 06, 07 and 08
     assert "connection refused" in checks[0].found
     assert preflight_module.main() == 1
     out = capsys.readouterr().out
@@ -89,10 +89,11 @@ def test_no_redis_server_is_a_warning_not_a_failure(monkeypatch):
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.setattr(preflight_module, "find_redis_server", no_binary)
     checks = check_redis()
-    assert [check.status for check in checks] == [OK, WARN, WARN, WARN, WARN]
+    assert [check.status for check in checks] == [OK, WARN, WARN, WARN, WARN, WARN]
     assert "simulator" in checks[2].found and "apt-get install redis-server" in checks[2].fix
     assert "CLIENT TRACKING" in checks[3].found and "skipped" in checks[3].found
     assert "07 cannot start" in checks[4].found and "apt-get install redis-server" in checks[4].fix
+    assert checks[5].name == "08" and "stop with an error" in checks[5].found and checks[5].fix
 
 
 def test_a_taken_port_is_a_warning_with_another_port():
