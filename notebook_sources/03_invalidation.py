@@ -28,14 +28,15 @@
 #
 # 1. What invalidation and write-through each cost, measured on one seeded workload.
 # 2. Three races that leave the cache disagreeing with the database, interleaved step by step.
-# 3. Which fixes close the window (versioned compare-and-set, leases) and which only narrow it (delayed
-#    double delete, and a TTL as the backstop).
+# 3. What each fix guarantees, exactly, and the case it leaves open: versioned compare-and-set, leases,
+#    delayed double delete, and a TTL as the backstop.
 # 4. How each strategy holds up when many threads read and write at once.
 # 5. Where this goes next: server-assisted invalidation and change-data-capture.
 #
 # **What you'll need:** [notebook 00](00_first_cache.ipynb) (cache-aside). Python functions; no experience with threads
 # needed.
-# **Time to learn:** 40 minutes.
+#
+# **Time to learn**: about 85 min (core path: about 65 min).
 
 # %% [markdown]
 # ## Setup
@@ -45,8 +46,7 @@
 # (simulated latency, kept short so that the hundreds of queries below take little time). Every row has a
 # `version` column that each update increments: the fixes in section 3 rely on it.
 
-# %% tags=["setup", "nbval-ignore-output"]
-# Output varies: the first line names the backend, which differs between the fakeredis and real-Redis runs.
+# %% tags=["setup", "nbval-ignore-output"] output_varies="the first line names the backend (fakeredis or a real server)"
 import json
 import secrets
 import time
@@ -58,21 +58,28 @@ from helpers.core.backend import connect
 from helpers.core.capabilities import capabilities
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import PrimaryDatabase
-from helpers.exercises.nb03_invalidation import check_rename_user
+from helpers.exercises.nb03_invalidation import check_rename_user, check_staged_race
 from helpers.harness.consistency import measure, measurement_table, read_write_workload, stress, stress_table
-from helpers.harness.interleaving import interleave
+from helpers.harness.interleaving import every_order, interleave
 from helpers.viz.diagrams import flow_diagram, sequence_diagram, sequence_height
-from helpers.viz.plots import PALETTE, bars, figure
+from helpers.viz.plots import PALETTE, bars, figure, replay_figure
 
 r = connect()  # fakeredis, unless REDIS_URL names a real server
 keys = KeySpace("03")  # every key of this notebook starts with rcp:03:
 db = PrimaryDatabase(users=200, delay_ms=2)  # SQLite, 2 ms of simulated latency per query
 caps = capabilities(r)
-assert caps.lua  # both backends run Lua scripts (fakeredis through lupa)
 db
 
+# %% tags=["verify"]
+assert caps.lua  # both backends run Lua scripts (fakeredis through lupa)
+print("Checked: this backend runs Lua scripts (section 3 needs them).")
+
 # %% [markdown]
-# ## 1. Invalidate or write through
+# ## 1. Invalidate or write through (core)
+#
+# [Notebook 01](01_ttl_expiry.ipynb)'s exercise already had you do the first of the two strategies below:
+# update the database, then delete the cached key, and let the next read fill it again. This notebook
+# shows why that habit is right, and where even it can go wrong.
 #
 # Every function in this notebook takes the cache connection and the database as its first two arguments.
 # Later, several threads call them at once, and each thread passes its own connection.
@@ -130,8 +137,19 @@ update_user_invalidating(r, db, 7, city="Quito")
 after_invalidation = r.get(user_7)
 update_user_write_through(r, db, 7, city="Osaka")
 after_write_through = json.loads(r.get(user_7))["city"]
-assert after_invalidation is None and after_write_through == "Osaka"
 after_invalidation, after_write_through
+
+# %% tags=["verify"]
+assert after_invalidation is None and after_write_through == "Osaka"
+print("Checked: after the invalidation the key was empty; after the write-through it held Osaka.")
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# After the invalidation, nothing (`None`): the key is gone, and the next read fills it from the database.
+# After the write-through, the new row, Osaka: the next read is a hit.
+#
+# </details>
 
 # %% [markdown]
 # Now the cost of each, under one seeded workload: 600 requests on 100 users, 10 % of them writes. Reads
@@ -158,31 +176,44 @@ updates = {
 }
 measured = {name: measure(name, read_user, update, r, db, keys, workload) for name, update in updates.items()}
 ttl_only, invalidate, write_through = measured.values()
+print(measurement_table(measured.values()))
+
+# %% tags=["verify"]
 assert ttl_only.stale_reads > 0  # without invalidation, readers see old rows until the TTL ends
 assert invalidate.stale_reads == write_through.stale_reads == 0  # on one thread both are always fresh
 assert write_through.database_reads < invalidate.database_reads  # a write-through leaves a hit behind
 assert write_through.cache_writes > invalidate.cache_writes  # ...by writing on every update
 assert write_through.never_read > invalidate.never_read  # ...including users nobody reads again
-print(measurement_table(measured.values()))
+print("Checked: TTL-only served stale reads, the other two none; write-through read the database less and "
+      "wrote the cache more, more of it never read.")
 
 # %% [markdown]
-# On one thread both strategies are always fresh. Write-through saves the misses that follow each update,
-# and pays for it with a `SET` on every update, including updates of users nobody reads in the next minute:
-# those entries sit in memory until their TTL ends. Invalidation only fills what someone reads.
+# <details><summary>Answer</summary>
+#
+# Write-through sends fewer reads to the database, and writes more to the cache. On one thread both
+# strategies are always fresh. Write-through saves the misses that follow each update, and pays for it
+# with a `SET` on every update, including updates of users nobody reads in the next minute: those entries
+# sit in memory until their TTL ends. Invalidation only fills what someone reads.
+#
+# </details>
 #
 # How much memory those unread entries take, as Redis counts it (`MEMORY USAGE`: the value plus the key and
 # Redis's own bookkeeping). fakeredis has no memory accounting, so there the byte counts above (the values
 # alone) stand in:
 
-# %% tags=["nbval-ignore-output"]
-# Output varies: only a real server reports MEMORY USAGE; fakeredis does not implement it.
+# %% tags=["nbval-ignore-output"] output_varies="only a real server reports MEMORY USAGE (fakeredis does not)"
 if caps.memory_usage:
-    assert write_through.never_read_memory_bytes > invalidate.never_read_memory_bytes > 0
     for m in measured.values():
         print(f"{m.strategy:<14} {m.never_read_memory_bytes:>6} bytes of Redis memory held by entries never read")
 else:
-    assert all(m.never_read_memory_bytes is None for m in measured.values())
     print(f"{caps.backend.label} does not report MEMORY USAGE; the value bytes in the table stand in for it.")
+
+# %% tags=["verify"]
+if caps.memory_usage:
+    assert write_through.never_read_memory_bytes > invalidate.never_read_memory_bytes > 0
+else:
+    assert all(m.never_read_memory_bytes is None for m in measured.values())
+print("Checked: where the server reports MEMORY USAGE, write-through's unread entries hold more memory.")
 
 # %%
 names = list(measured)
@@ -193,17 +224,20 @@ stale_ax.set(title="stale reads")
 db_bars = bars(db_ax, names, [m.database_reads for m in measured.values()], colors=colors, unit="")
 db_ax.set(title="database reads")
 write_bars = bars(writes_ax, names, [m.cache_writes for m in measured.values()], colors=colors, unit="")
-writes_ax.bar(names, [m.never_read for m in measured.values()], color="white", hatch="//", alpha=0.6,
-              label="never read")  # fmt: skip
+never_read = [m.never_read for m in measured.values()]
+writes_ax.bar(names, never_read, color="white", hatch="//", alpha=0.6, label="never read")
 writes_ax.set(title="cache writes (hatched: never read)")
 for ax in (stale_ax, db_ax, writes_ax):
     ax.tick_params(axis="x", labelsize=8)
-assert [b.get_height() for b in db_bars] == [m.database_reads for m in measured.values()]
-assert [b.get_height() for b in write_bars] == [m.cache_writes for m in measured.values()]
 plt.show()
 
+# %% tags=["verify"]
+assert [b.get_height() for b in db_bars] == [m.database_reads for m in measured.values()]
+assert [b.get_height() for b in write_bars] == [m.cache_writes for m in measured.values()]
+print("Checked: the bars show the measured counts.")
+
 # %% [markdown]
-# ## 2. Three races, interleaved step by step
+# ## 2. Three races, interleaved step by step (core)
 #
 # That measurement ran on one thread, so no two requests ever overlapped. A real server runs many at once,
 # and the order in which their steps reach Redis and the database is up to the operating system, the
@@ -232,21 +266,28 @@ stale_set = interleave(
     schedule=["reader", "reader", "writer", "writer", "reader"],
     watch=keys.key("user", 101),
 )
-assert not stale_set.consistent
-assert stale_set.cache_row["version"] < stale_set.database_row["version"]
 stale_set
 
 # %%
-fig, ax = figure("Race 1: the stale set", r, height=sequence_height(stale_set))
+fig, ax = replay_figure("Race 1: the stale set", r, height=sequence_height(stale_set))
 arrows = sequence_diagram(ax, stale_set)
-assert [a.step for a in arrows] == [1, 2, 3, 4, 5]
 plt.show()
 
+# %% tags=["verify"]
+assert not stale_set.consistent
+assert stale_set.cache_row["version"] < stale_set.database_row["version"]
+assert [a.step for a in arrows] == [1, 2, 3, 4, 5]
+print("Checked: race 1 ended with an older version in the cache than in the database, in five steps.")
+
 # %% [markdown]
-# The reader's `SET` carried a row read *before* the update, and arrived *after* the delete that was meant
-# to remove it. Nothing will correct it: the cache serves the old city until the TTL ends (forever,
-# without a TTL). In production this needs a slow read and an update in the same few milliseconds: rare,
-# but real, and likelier with slow queries or a lagging replica.
+# <details><summary>Answer</summary>
+#
+# The old row, Nairobi v1, until its TTL ends. The reader's `SET` carried a row read *before* the update,
+# and arrived *after* the delete that was meant to remove it. Nothing will correct it: the cache serves
+# the old city until the TTL ends (forever, without a TTL). In production this needs a slow read and an
+# update in the same few milliseconds: rare, but real, and likelier with slow queries or a lagging replica.
+#
+# </details>
 #
 # ### Race 2: delete first, then update
 #
@@ -279,15 +320,18 @@ def race_2(update, user_id):
 
 
 delete_first = race_2(update_user_delete_first, 102)
-assert not delete_first.consistent
 delete_first
 
 # %%
-fig, ax = figure("Race 2: delete, then update", r, height=sequence_height(delete_first))
+fig, ax = replay_figure("Race 2: delete, then update", r, height=sequence_height(delete_first))
 arrows = sequence_diagram(ax, delete_first)
+plt.show()
+
+# %% tags=["verify"]
+assert not delete_first.consistent
 assert [a.step for a in arrows] == [1, 2, 3, 4, 5]
 assert [s.target for s in delete_first.steps] == ["cache", "cache", "database", "cache", "database"]
-plt.show()
+print("Checked: deleting first let the reader put the old row back; the cache ended stale.")
 
 # %% [markdown]
 # The same interleaving against `update_user_invalidating` (database first, on another user): the reader
@@ -295,8 +339,11 @@ plt.show()
 
 # %%
 database_first = race_2(update_user_invalidating, 112)
-assert database_first.consistent
 database_first
+
+# %% tags=["verify"]
+assert database_first.consistent
+print("Checked: with the database first, the same interleaving ends consistent.")
 
 # %% [markdown]
 # ### Race 3: two write-throughs, applied in the opposite order
@@ -320,15 +367,18 @@ def race_3(update, user_id):
 
 
 crossed_writes = race_3(update_user_write_through, 103)
-assert not crossed_writes.consistent
-assert crossed_writes.cache_row["city"] == "Tallinn" and crossed_writes.database_row["city"] == "Zurich"
 crossed_writes
 
 # %%
-fig, ax = figure("Race 3: two write-throughs cross", r, height=sequence_height(crossed_writes))
+fig, ax = replay_figure("Race 3: two write-throughs cross", r, height=sequence_height(crossed_writes))
 arrows = sequence_diagram(ax, crossed_writes)
-assert len(arrows) == 4
 plt.show()
+
+# %% tags=["verify"]
+assert not crossed_writes.consistent
+assert crossed_writes.cache_row["city"] == "Tallinn" and crossed_writes.database_row["city"] == "Zurich"
+assert len(arrows) == 4
+print("Checked: the crossed write-throughs left Tallinn in the cache and Zurich in the database.")
 
 # %% [markdown]
 # A `SET` carries a value, and the last one to arrive wins, whichever row is newer. A `DEL` carries no
@@ -337,11 +387,14 @@ plt.show()
 
 # %%
 crossed_deletes = race_3(update_user_invalidating, 113)
-assert crossed_deletes.consistent and crossed_deletes.cache_row is None
 crossed_deletes
 
+# %% tags=["verify"]
+assert crossed_deletes.consistent and crossed_deletes.cache_row is None
+print("Checked: the same interleaving with deletes leaves the key empty, so consistent.")
+
 # %% [markdown]
-# ## 3. Fixes
+# ## 3. Fixes, and exactly what each guarantees (core)
 #
 # Each fix runs against the same interleavings. Race 1's interleaving, as a function of the reader, the
 # writer and the user (each interleaving uses a user of its own, so each starts from an empty cache):
@@ -365,9 +418,9 @@ def race_1(read, update, user_id, ending=("reader",)):
 # ### Versioned compare-and-set, in Lua
 #
 # Each row carries a `version` that the database increments on every update. If the cache remembers the
-# version of what it holds, it can refuse any write that is not newer, whoever sends it and whenever it
-# arrives. The check and the write must happen as one step, or another client could write in between:
-# a Lua script runs atomically inside Redis. The entry becomes a hash with two fields, `version` and `row`.
+# version of what it holds, it can refuse a write that is not newer than that. The check and the write
+# must happen as one step, or another client could write in between: a Lua script runs atomically inside
+# Redis. The entry becomes a hash with two fields, `version` and `row`.
 
 # %%
 PUT_IF_NEWER = r.register_script("""
@@ -409,17 +462,60 @@ def update_user_versioned(cache, db, user_id, **changes):
 
 # %%
 versioned_fill = race_1(read_user_versioned, update_user_versioned, 104)
-assert versioned_fill.consistent and versioned_fill.steps[-1].result == "0"  # the late fill was refused
 versioned_fill
+
+# %% tags=["verify"]
+assert versioned_fill.consistent and versioned_fill.steps[-1].result == "0"  # the late fill was refused
+print("Checked: the late fill of version 1 was refused; the cache holds the database's row.")
 
 # %% [markdown]
 # And race 3, the crossed write-throughs: A's older row arrives last and is refused.
 
 # %%
 versioned_writes = race_3(update_user_versioned, 114)
-assert versioned_writes.consistent and versioned_writes.cache_row["city"] == "Zurich"
 versioned_writes
 
+# %% tags=["verify"]
+assert versioned_writes.consistent and versioned_writes.cache_row["city"] == "Zurich"
+print("Checked: writer A's older row was refused; the cache holds Zurich, as the database does.")
+
+# %% [markdown]
+# **What it guarantees, exactly:** the cache never goes backwards *while the entry lives*. The version
+# lives in the entry itself, so once the entry expires or is evicted there is nothing to compare with,
+# and a late fill of an old row is accepted. Race 1 once more, with a third actor: the entry's TTL runs
+# out between the writer's write-through and the reader's late fill (a 1 ms `PEXPIRE` stands in for an
+# expiry or an eviction).
+
+# %%
+def expire_now(cache, key):
+    """The entry's TTL runs out: nothing is left of it, its version included."""
+    cache.pexpire(key, 1)
+    time.sleep(0.005)
+    return cache.exists(key)  # 0: reading an expired key deletes it
+
+
+versioned_after_expiry = interleave(
+    r,
+    db,
+    actors={
+        "reader": lambda cache, db: read_user_versioned(cache, db, 115),
+        "writer": lambda cache, db: update_user_versioned(cache, db, 115, city="Osaka"),
+        "expiry": lambda cache, db: expire_now(cache, keys.key("user", 115)),
+    },
+    schedule=["reader", "reader", "writer*", "expiry*", "reader*"],
+    watch=keys.key("user", 115),
+)
+versioned_after_expiry
+
+# %% tags=["verify"]
+assert not versioned_after_expiry.consistent and versioned_after_expiry.steps[-1].result == "1"
+assert versioned_after_expiry.cache_row["version"] < versioned_after_expiry.database_row["version"]
+print("Checked: once the entry had expired, the late fill of the old version was accepted: stale.")
+
+# %% [markdown]
+# So the guarantee is narrower than "refuse any old write": a reader stalled longer than the entry lives
+# (or than it survives eviction) still fills an old row. The TTL then bounds it, as below. A cache that
+# must never go backwards keeps the versions somewhere that outlives the entries.
 # %% [markdown]
 # ### The same, with `WATCH` / `MULTI` / `EXEC`
 #
@@ -477,15 +573,18 @@ watched_fill = interleave(
     watch=keys.key("user", 105),
 )
 null_replies = [step.index for step in watched_fill.steps if step.result.startswith("null reply")]
-assert watched_fill.consistent and null_replies == [9]  # the reader's EXEC failed once...
-assert watched_fill.steps[-1].result == "2"  # ...and its retry found version 2 and gave up
 watched_fill
 
 # %%
-fig, ax = figure("WATCH: the reader's EXEC fails, its retry refuses", r, height=sequence_height(watched_fill))
+fig, ax = replay_figure("WATCH: the reader's EXEC fails, its retry refuses", r, height=sequence_height(watched_fill))
 arrows = sequence_diagram(ax, watched_fill)
-assert len(arrows) == len(watched_fill.steps) == 11
 plt.show()
+
+# %% tags=["verify"]
+assert watched_fill.consistent and null_replies == [9]  # the reader's EXEC failed once...
+assert watched_fill.steps[-1].result == "2"  # ...and its retry found version 2 and gave up
+assert len(arrows) == len(watched_fill.steps) == 11
+print("Checked: the reader's EXEC got a null reply at step 9, and its retry found version 2 and gave up.")
 
 # %% [markdown]
 # Step 9 is the null reply, and the retry reads version 2 and gives up. `WATCH` costs a round trip per
@@ -536,15 +635,50 @@ def update_user_leased(cache, db, user_id, **changes):
 
 # %%
 leased_fill = race_1(read_user_leased, update_user_leased, 106)
-assert leased_fill.consistent and leased_fill.steps[-1].result == "0"  # the voided lease refused the fill
 leased_fill
 
 # %%
-fig, ax = figure("Race 1 with a lease: the late fill is refused", r, height=sequence_height(leased_fill))
+fig, ax = replay_figure("Race 1 with a lease: the late fill is refused", r, height=sequence_height(leased_fill))
 arrows = sequence_diagram(ax, leased_fill)
-assert len(arrows) == 5
 plt.show()
 
+# %% tags=["verify"]
+assert leased_fill.consistent and leased_fill.steps[-1].result == "0"  # the voided lease refused the fill
+assert len(arrows) == 5
+print("Checked: the writer's delete voided the lease, and the late fill was refused.")
+
+# %% [markdown]
+# **What it guarantees, exactly:** a fill is accepted only if no invalidation came between the reader's
+# miss and its fill. It says nothing about how old the row the reader read is. Section 2 named a lagging
+# replica as a cause of race 1: a reader that misses *after* the writer's delete takes a fresh lease,
+# which nothing will void, and if it reads a replica that has not applied the update yet, it fills the
+# old row. Here a stand-in replica answers with the row as it was before the update:
+
+# %%
+class LaggingReplica:
+    """A read replica that has not applied the latest update yet: it answers with the row it had."""
+
+    def __init__(self, row):
+        self.row = dict(row)
+
+    def get_user(self, user_id):
+        return dict(self.row)
+
+
+replica = LaggingReplica(db.get_user(116))  # what the replica holds: the row before the update
+update_user_leased(r, db, 116, city="Osaka")  # the primary changes, the entry and any lease are deleted
+read_user_leased(r, replica, 116)  # then a reader misses, takes a fresh lease, reads the replica, fills
+leased_from_replica = json.loads(r.get(keys.key("user", 116)))
+print(f"cache: {leased_from_replica['city']} v{leased_from_replica['version']}; "
+      f"database: {db.get_user(116)['city']} v{db.get_user(116)['version']}")
+
+# %% tags=["verify"]
+assert leased_from_replica["version"] < db.get_user(116)["version"]
+print("Checked: a fill read from a lagging replica after the delete held a valid lease and cached the old row.")
+
+# %% [markdown]
+# Leases close the window between a reader's miss and its fill, nothing more. With replicas, read the
+# row to cache from the primary (or wait for the replica to catch up), or version the entries.
 # %% [markdown]
 # ### Delayed double delete: narrows the window, does not close it
 #
@@ -567,9 +701,12 @@ def update_user_double_delete(cache, db, user_id, **changes):
 caught = race_1(read_user, update_user_double_delete, 108, ending=["reader", "writer*"])
 # ...or the reader is slower than the delay, and its SET lands after the second delete
 missed = race_1(read_user, update_user_double_delete, 109, ending=["writer*", "reader*"])
-assert caught.consistent and not missed.consistent
 print(caught.verdict)
 print(missed.verdict)
+
+# %% tags=["verify"]
+assert caught.consistent and not missed.consistent
+print("Checked: the second delete removed a fill that landed within the delay, not one that landed after it.")
 
 # %% [markdown]
 # When the stale fill arrives within the delay, the second delete removes it. When the reader is slower
@@ -589,10 +726,70 @@ fresh_fill_lost = interleave(
     schedule=["writer", "writer", "reader*", "writer*"],  # the reader runs whole during the delay
     watch=keys.key("user", 111),
 )
-assert fresh_fill_lost.steps[4].cache_after == "Osaka v2"  # the reader filled the new row...
-assert fresh_fill_lost.cache_row is None  # ...and the second delete threw it away: one more miss
 fresh_fill_lost
 
+# %% tags=["verify"]
+assert fresh_fill_lost.steps[4].cache_after == "Osaka v2"  # the reader filled the new row...
+assert fresh_fill_lost.cache_row is None  # ...and the second delete threw it away: one more miss
+print("Checked: the reader filled the new row during the delay, and the second delete threw it away.")
+
+# %% [markdown]
+# ### Every order, counted
+#
+# How much does each fix narrow race 1? `every_order` runs a race in every order its actors' operations
+# can take, each from an empty cache: 10 orders for a read (3 operations) and an invalidation (2), 20
+# with the double delete's second `DEL` (an order in which a read hits at once has fewer steps, and
+# counts once). It is a deterministic replay,
+# so these counts are the same on every run and every server.
+
+# %%
+def race_1_in_every_order(read, update, user_id, writer_operations):
+    """Race 1's reader and writer, run in every order of their operations."""
+    key = keys.key("user", user_id)
+    return every_order(
+        r,
+        db,
+        actors={
+            "reader": lambda cache, db: read(cache, db, user_id),
+            "writer": lambda cache, db: update(cache, db, user_id, city="Osaka"),
+        },
+        operations={"reader": 3, "writer": writer_operations},
+        watch=key,
+        reset=lambda: r.delete(key, keys.key("user", user_id, "lease")),
+    )
+
+
+orders = {
+    "invalidate": race_1_in_every_order(read_user, update_user_invalidating, 120, 2),
+    "double delete": race_1_in_every_order(read_user, update_user_double_delete, 121, 3),
+    "versioned (Lua)": race_1_in_every_order(read_user_versioned, update_user_versioned, 122, 2),
+    "leases": race_1_in_every_order(read_user_leased, update_user_leased, 123, 2),
+}
+stale_orders = {name: sum(not o.consistent for o in found) for name, found in orders.items()}
+for name, found in orders.items():
+    print(f"{name:<16} {len(found):>2} orders, {stale_orders[name]} of them end stale")
+
+# %%
+fig, ax = replay_figure("Race 1 in every order: the share that ends stale", r, height=3.2)
+order_colors = [PALETTE["slow"], PALETTE["muted"], PALETTE["fast"], PALETTE["fast"]]  # plain, narrowed, fixed
+labels = [f"{name}\n({stale_orders[name]} of {len(found)} orders)" for name, found in orders.items()]
+shares = [100 * stale_orders[name] / len(found) for name, found in orders.items()]
+drawn = bars(ax, labels, shares, colors=order_colors, unit="%")
+ax.set(ylabel="orders that end stale (%)")
+plt.show()
+
+# %% tags=["verify"]
+assert stale_orders["invalidate"] == stale_orders["double delete"] == 1
+assert len(orders["double delete"]) > len(orders["invalidate"])  # one stale order among more
+assert stale_orders["versioned (Lua)"] == stale_orders["leases"] == 0
+assert [b.get_height() for b in drawn] == shares
+print("Checked: invalidation and the double delete each have one stale order (the double delete among "
+      "twice as many), versioning and leases none.")
+
+# %% [markdown]
+# The double delete narrows the window (one stale order in 20 instead of one in 10; in time, only a read
+# slower than its delay), and does not close it. Versioning and leases end consistent in every order of
+# this race; their limits are the expiry and the lagging replica above.
 # %% [markdown]
 # ### Always a TTL: the backstop
 #
@@ -602,8 +799,11 @@ fresh_fill_lost
 # %%
 missed_key = keys.key("user", 109)
 remaining_ms = r.pttl(missed_key)
-assert 0 < remaining_ms <= TTL_MS  # stale, but for at most TTL_MS
 print(f"stale for at most {TTL_MS // 1000} s more (its TTL)")
+
+# %% tags=["verify"]
+assert 0 < remaining_ms <= TTL_MS  # stale, but for at most TTL_MS
+print("Checked: the stale entry has a TTL of at most a minute left.")
 
 # %% [markdown]
 # To watch the backstop work, run race 1 again with a reader that fills with a 300 ms TTL, then wait for it:
@@ -613,20 +813,23 @@ SHORT_TTL_MS = 300
 short_lived = race_1(
     lambda cache, db, user_id: read_user(cache, db, user_id, ttl_ms=SHORT_TTL_MS), update_user_invalidating, 110
 )
-assert not short_lived.consistent  # the stale set happened, as in race 1
 deadline = time.monotonic() + 2 * SHORT_TTL_MS / 1000 + 1
 while r.exists(keys.key("user", 110)) and time.monotonic() < deadline:
     time.sleep(0.02)
 after_ttl = read_user(r, db, 110)
-assert after_ttl == short_lived.database_row  # the TTL ended the stale entry; the next read is fresh
 print(f"right after the race: {short_lived.verdict}")
 print(f"after the TTL ended, the next read returned {after_ttl['city']} v{after_ttl['version']}")
+
+# %% tags=["verify"]
+assert not short_lived.consistent  # the stale set happened, as in race 1
+assert after_ttl == short_lived.database_row  # the TTL ended the stale entry; the next read is fresh
+print("Checked: the race left a stale entry, and after its 300 ms TTL the next read returned the database's row.")
 
 # %% [markdown]
 # The TTL does not prevent a single race. It bounds how long any of them, including the ones nobody
 # thought of, can last. Choose it as "how long may a wrong profile be shown", not only as a memory budget.
 #
-# ## 4. Under stress
+# ## 4. Under stress (going deeper)
 #
 # `interleave` shows one interleaving at a time. `stress` lets the scheduler pick: 8 threads, each doing 40
 # seeded random operations (30 % writes) on 4 hot users, all starting at once at a barrier. Each database
@@ -650,17 +853,22 @@ strategies = {
     "leases": (read_user_leased, update_user_leased),
 }
 stressed = {name: stress(name, read, update, r, db, keys, seed=11) for name, (read, update) in strategies.items()}
-assert all(s.finished and s.reads + s.writes == 8 * 40 for s in stressed.values())
 print(f"{len(stressed)} strategies, {8 * 40} operations each")
 
-# %% tags=["nbval-ignore-output"]
-# Output varies: which interleavings happen depends on thread timing; the assertions hold on every run.
+# %% tags=["verify"]
+assert all(s.finished and s.reads + s.writes == 8 * 40 for s in stressed.values())
+print("Checked: every strategy ran all 320 operations.")
+
+# %% tags=["nbval-ignore-output"] output_varies="which interleavings happen depends on thread timing"
+print(stress_table(stressed.values()))
+
+# %% tags=["verify"]
 for safe in ("versioned (Lua)", "versioned (WATCH)", "leases"):
     assert stressed[safe].stale_reads == stressed[safe].inconsistent_entries == 0, safe
 plain = [stressed["invalidate"], stressed["write-through"]]
 plain_mistakes = sum(s.stale_reads + s.inconsistent_entries for s in plain)
 assert plain_mistakes > 0  # with this much contention the plain strategies always lose some races
-print(stress_table(stressed.values()))
+print("Checked: the three fixes served no stale read and left nothing inconsistent; the plain strategies lost races.")
 
 # %%
 fig, ax = figure("Stale reads with 8 threads on 4 hot users", r, height=3.2)
@@ -669,17 +877,22 @@ colors = [PALETTE["slow"]] * 2 + [PALETTE["muted"]] + [PALETTE["fast"]] * 3  # p
 drawn = bars(ax, list(stressed), stale_counts, colors=colors, unit="")
 ax.set(ylabel="stale reads")
 ax.tick_params(axis="x", labelsize=8)
-assert [b.get_height() for b in drawn[3:]] == [0, 0, 0]  # the three fixes served no stale read
 plt.show()
+
+# %% tags=["verify"]
+assert [b.get_height() for b in drawn[3:]] == [0, 0, 0]  # the three fixes served no stale read
+print("Checked: the three fixes' bars are at zero.")
 
 # %% [markdown]
 # The versioned compare-and-set (either way) and the leases served no stale read and left nothing wrong,
 # on every run. The two plain strategies, between them, lose races on every run; the table shows how many
 # this time. The double delete's count depends on how its 2 ms delay compares with the slowest
-# replies, and changes from run to run: it catches the late fills that arrive within the delay, and
-# section 3 showed the one it cannot catch.
+# replies, and changes from run to run (it can be zero): it catches the late fills that arrive within the
+# delay, and section 3's count of every order showed the one it cannot catch. A stress run this short
+# also never lets an entry expire mid-race or reads from a replica, so it cannot show the limits of the
+# versions and the leases: section 3 did.
 #
-# ## 5. Where this goes next
+# ## 5. Where this goes next (going deeper)
 #
 # Everything above runs in the application: it must remember to invalidate on every write path, and it
 # only knows about the writes it makes itself. Two designs move the work elsewhere:
@@ -715,11 +928,16 @@ drawn_arrows = flow_diagram(
         ("redis", "local", "CLIENT TRACKING: invalidate"),
     ],
 )
-assert len(drawn_arrows) == 5
 plt.show()
+
+# %% tags=["verify"]
+assert len(drawn_arrows) == 5
+print("Checked: the diagram drew its five arrows.")
 
 # %% [markdown]
 # ## Your turn
+#
+# ### Exercise 03.1: rename a user, invalidating both copies (core, about 10 min)
 #
 # The site caches a user twice: the whole row under `keys.key("user", user_id)` (as JSON) and the display
 # name alone under `keys.key("name", user_id)` (a plain string). Write `rename_user(cache, db, user_id, name)`
@@ -747,6 +965,32 @@ def rename_user(cache, db, user_id, name):
 check_rename_user(rename_user, cache=r, db=db, keys=keys)
 
 # %% [markdown]
+# ### Exercise 03.2: stage the stale set against write-through (going deeper, about 10 min)
+#
+# Race 1 broke invalidation. Does write-through escape it, since the writer stores the new row itself?
+# Find out by staging the race: write `stage_race()` so that it returns a schedule for `interleave` (a
+# list of turns, as in section 2) in which a reader and a write-through writer leave the cache stale.
+#
+# - The reader is cache-aside, as `read_user`: `GET`, and on a miss `SELECT` then `SET` (3 operations).
+# - The writer is `update_user_write_through`: `UPDATE`, then `SET` of the new row (2 operations).
+# - `"reader"` is one operation of the reader; `"reader*"` runs the rest of it.
+#
+# The check runs your schedule on a user of its own, on this notebook's server, and tells you what
+# happened. Stuck after a real try? The worked solution is in
+# [solutions/03_invalidation.py](solutions/03_invalidation.py).
+
+# %% tags=["exercise"]
+def stage_race():
+    """Return a schedule (a list of turns) for a reader and a write-through writer that ends stale."""
+    # BEGIN SOLUTION
+    return ["reader", "reader", "writer*", "reader*"]  # read v1, the writer stores v2, then v1 lands on top
+    # END SOLUTION
+
+
+# %% tags=["check"]
+check_staged_race(stage_race, cache=r, db=db, keys=keys)
+
+# %% [markdown]
 # ## Summary
 #
 # - **Invalidate** (update the database, then `DEL`) or **write through** (update, then `SET`): on one
@@ -756,10 +1000,17 @@ check_rename_user(rename_user, cache=r, db=db, keys=keys)
 #   refill the old row (race 2).
 # - **Races remain.** A slow fill can land after the delete (race 1, the stale set); two write-throughs can
 #   reach the cache in the opposite order (race 3). A `DEL` is idempotent; a `SET` is order-sensitive.
-# - **Fixes that close the window:** a versioned compare-and-set (Lua, or `WATCH`/`MULTI`/`EXEC` with a
-#   retry on the null reply) and leases (a token voided by the delete). Under stress, both served no stale read.
-# - **Fixes that narrow it:** a delayed double delete catches only fills faster than its delay.
+# - **A versioned compare-and-set** (Lua, or `WATCH`/`MULTI`/`EXEC` with a retry on the null reply) never
+#   lets the cache go backwards *while the entry lives*; after an expiry or an eviction, a late fill of an
+#   old row is accepted.
+# - **Leases** (a token voided by the delete) refuse a fill that an invalidation overtook; a reader that
+#   misses after the delete and reads a lagging replica still fills an old row.
+# - Both ended consistent in every order of race 1 and served no stale read under stress.
+# - **A delayed double delete** narrows the window (one stale order in 20 instead of one in 10), does not
+#   close it, and costs a miss per update.
 # - **Always a TTL**: it bounds every race, including the ones nobody thought of.
+# - Write-through does not escape the stale set either (exercise 03.2): a `SET` carries a value, and the
+#   last one to arrive wins.
 #
 # ## Further reading
 #
@@ -778,5 +1029,8 @@ check_rename_user(rename_user, cache=r, db=db, keys=keys)
 
 # %%
 deleted = keys.cleanup(r)
-assert keys.count(r) == 0
 print(f"deleted the keys under {keys.notebook_prefix}")
+
+# %% tags=["verify"]
+assert keys.count(r) == 0
+print("Checked: no key of this notebook is left.")

@@ -1,4 +1,4 @@
-"""Notebook 03's checker: an invalidating ``rename_user``, alone and raced by a reader (a real interleaving)."""
+"""Notebook 03's checkers: an invalidating ``rename_user`` raced by a reader, and a race the learner stages."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from helpers.harness.interleaving import CACHE, DATABASE, ScheduleError, interle
 # -- 03 · the exercise checker ---------------------------------------------------------------------------
 RENAME_USER = 11  # the users the checker renames (well away from the ones the notebook's races use)
 RENAME_RACE_USER = 12
+STAGED_RACE_USER = 13
 
 
 @checker("03.1")
@@ -119,3 +120,60 @@ def _reference_read_name(cache: redis.Redis, db, key: str) -> str:
     name = db.get_user(user_in_key(key))["name"]
     cache.set(key, name, px=60_000)
     return name
+
+
+@checker("03.2")
+def check_staged_race(
+    stage_race: Callable[[], list[str]], cache: redis.Redis, db: PrimaryDatabase, keys: KeySpace
+) -> str:
+    """Run the learner's schedule of a cache-aside reader against a write-through writer; it must end stale."""
+    schedule = stage_race()
+    expect(
+        isinstance(schedule, list) and schedule and all(isinstance(turn, str) for turn in schedule),
+        f"stage_race() returned {schedule!r}, not a list of turns.",
+        'Return a list such as ["reader", "writer*", "reader*"].',
+    )
+    unknown = sorted({turn.rstrip("*") for turn in schedule} - {"reader", "writer"})
+    expect(
+        not unknown, f"the schedule names {unknown}, who are not in this race.", 'The actors are "reader" and "writer".'
+    )
+    key = keys.key("user", STAGED_RACE_USER)
+    cache.delete(key)
+    try:
+        raced = interleave(
+            cache,
+            db,
+            actors={
+                "reader": lambda c, d: _reference_read_user(c, d, key),
+                "writer": lambda c, d: _reference_write_through(c, d, key),
+            },
+            schedule=schedule,
+            watch=key,
+        )
+    except ScheduleError as exc:
+        raced, problem = None, str(exc)
+    finally:
+        cache.delete(key)
+    expect(
+        raced is not None,
+        f"the schedule does not fit the actors: {problem if raced is None else ''}",
+        "The reader has 3 operations (GET, SELECT, SET), the writer 2 (UPDATE, SET); "
+        "'name' is one of them, 'name*' runs the rest.",
+    )
+    order = " → ".join(f"{step.actor} {step.command.split()[0]}" for step in raced.steps)
+    expect(
+        not raced.consistent,
+        f"your order ({order}) ended consistent: {raced.verdict}.",
+        "The reader must read the database before the writer's UPDATE, and store what it read after the writer's SET.",
+    )
+    return (
+        "the reader's late SET overwrote the writer's new row: write-through does not prevent race 1's stale set "
+        "(a SET carries a value, and the last one to arrive wins)."
+    )
+
+
+def _reference_write_through(cache: redis.Redis, db, key: str) -> dict:
+    """Update the database, then store the new row (the checker's writer)."""
+    row = db.update_user(user_in_key(key), city="Osaka")
+    cache.set(key, json.dumps(row), px=60_000)
+    return row

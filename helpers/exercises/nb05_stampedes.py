@@ -1,4 +1,5 @@
-"""Notebook 05's checker: a lock-protected fill, run in real herds (expiry, crashed holder, own lock only)."""
+"""Notebook 05's checkers: a lock-protected fill, run in real herds (expiry, crashed holder, own lock only),
+and XFetch with a refresh lock, replayed read by read on a virtual clock (05.2)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import itertools
 import json
 import math
 import secrets
+import threading
 import time
 from collections.abc import Callable
 
 import redis
 
+from helpers.core.backend import new_connection
 from helpers.core.keys import KeySpace
 from helpers.core.primary_db import PrimaryDatabase
 from helpers.exercises.framework import checker, expect
@@ -309,3 +312,126 @@ def _check_own_lock_only(
         "Release with compare-and-delete: release_lock(keys=[lock_key], args=[token], client=conn) deletes the "
         "lock only if it still holds your token. A plain DEL frees whoever holds it now.",
     )
+
+
+# -- 05.2 · XFetch with a refresh lock, replayed read by read --------------------------------------------
+XFETCH_TTL_S = 10.0  # how long a refreshed value lives (virtual seconds; the key's real TTL is longer)
+XFETCH_DELTA_S = 0.04  # what each computation reports as its duration
+NESTED_READS = 5  # reads by other clients while the refresh is in flight
+NESTED_TIMEOUT_S = 2.0  # a read that takes longer than this waited instead of serving the current value
+PICKED, NOT_PICKED = 1e-6, 0.5  # values of u: -delta * ln(u) is 0.55 s (refresh) or 0.03 s (serve)
+
+XFetchRead = Callable[[redis.Redis, str, Callable[[], tuple[object, float]], float, float], object]
+
+
+@checker("05.2")
+def check_xfetch_with_lock(xfetch_get_locked: XFetchRead, cache: redis.Redis, keys: KeySpace) -> str:
+    """Replay reads of an XFetch entry at chosen times and draws of u: one refresh, served by the others."""
+    key = keys.key("exercise", "xfetch")
+    lock_key = key + ":refresh"
+    base = time.time()
+    computed: list[str] = []
+    nested: list[object] = []
+
+    def read(now_s: float, u: float, conn: redis.Redis = cache) -> object:
+        return xfetch_get_locked(conn, key, compute, now_s, u)
+
+    def compute() -> tuple[object, float]:
+        value = f"v{len(computed) + 1}"
+        computed.append(value)
+        if value == "v1":  # the first refresh: other clients read while it is in flight
+            nested.extend(_reads_in_flight(cache, lambda conn: read(base + 4.96, PICKED, conn)))
+        return value, XFETCH_DELTA_S
+
+    cache.delete(key, lock_key)
+    cache.set(key, json.dumps({"value": "v0", "delta": XFETCH_DELTA_S, "expires_at": base + 5.0}), px=60_000)
+    try:
+        far = read(base + 4.0, NOT_PICKED)
+        expect(
+            far == "v0" and not computed,
+            f"with 1 s left and u = {NOT_PICKED}, your read computed {len(computed)} time(s) and returned {far!r}.",
+            "XFetch refreshes only if -delta * beta * ln(u) >= time left; here that is 0.03 s against 1 s: "
+            "return the cached value.",
+        )
+        refreshed = read(base + 4.95, PICKED)
+        expect(
+            computed[:1] == ["v1"] and refreshed == "v1",
+            f"with 50 ms left and u = {PICKED}, your read returned {refreshed!r} after {len(computed)} computation(s).",
+            "Here -delta * beta * ln(u) is 0.55 s, more than the 50 ms left: compute, store and return the new value.",
+        )
+        in_time = [value for value in nested if value is not _WAITED]
+        expect(
+            len(in_time) == NESTED_READS,
+            f"{NESTED_READS - len(in_time)} of {NESTED_READS} reads made while the refresh was in flight waited "
+            f"over {NESTED_TIMEOUT_S:g} s.",
+            "A read that loses the lock still has a value to serve: return the cached one instead of waiting.",
+        )
+        expect(
+            len(computed) == 1,
+            f"while one refresh was in flight, the other reads computed {len(computed) - 1} more time(s).",
+            f"Before refreshing early, take a lock: SET {_short_lock(lock_key)} NX PX ...; a read that does not get "
+            "it serves the cached value.",
+        )
+        expect(
+            in_time == ["v0"] * NESTED_READS,
+            f"the reads made while the refresh was in flight returned {in_time!r}, not the cached value 'v0'.",
+            "A read that does not get the lock returns the value that is cached now.",
+        )
+        after = read(base + 5.5, NOT_PICKED)
+        expect(
+            after == "v1" and len(computed) == 1,
+            f"after the refresh, a read returned {after!r} (computations: {len(computed)}).",
+            "Store the new entry as the notebook's xfetch_store does: value, delta and expires_at = now_s + "
+            "XFETCH_TTL_S, as JSON.",
+        )
+        again = read(base + 4.95 + XFETCH_TTL_S - 0.05, PICKED)
+        expect(
+            again == "v2" and len(computed) == 2,
+            f"at the next expiry, a read picked to refresh returned {again!r}: the refresh lock was still held.",
+            "Release the refresh lock after storing the new value (or give it a TTL shorter than the value's).",
+        )
+        cache.delete(key, lock_key)
+        missed = read(base + 100.0, NOT_PICKED)
+        expect(
+            missed == "v3" and len(computed) == 3,
+            f"on an empty key your read returned {missed!r} after {len(computed) - 2} computation(s).",
+            "On a miss there is nothing to serve: compute, store and return the value.",
+        )
+    finally:
+        cache.delete(key, lock_key)
+    return (
+        "a read picked early refreshed once, the reads that came while it was in flight served the cached value "
+        "without waiting, and the lock was free again for the next refresh."
+    )
+
+
+_WAITED = object()
+
+
+def _short_lock(lock_key: str) -> str:
+    """The lock key as the learner writes it: key + ':refresh'."""
+    return "key:refresh" if lock_key.endswith(":refresh") else lock_key
+
+
+def _reads_in_flight(cache: redis.Redis, read: Callable[[redis.Redis], object]) -> list[object]:
+    """NESTED_READS reads, each on its own connection and thread; _WAITED for one that took too long."""
+    results: list[object] = []
+    for _ in range(NESTED_READS):
+        conn = new_connection(cache)
+        box: list[object] = []
+        worker = threading.Thread(target=lambda c=conn, b=box: b.append(_safely(read, c)), daemon=True)
+        worker.start()
+        worker.join(NESTED_TIMEOUT_S)
+        if not box:  # it waited: the others would too, so do not wait for each of them
+            return results + [_WAITED] * (NESTED_READS - len(results))
+        results.append(box[0])
+        conn.close()
+    return results
+
+
+def _safely(read: Callable[[redis.Redis], object], conn: redis.Redis) -> object:
+    """The read's value, or the exception it raised (shown to the learner as what it returned)."""
+    try:
+        return read(conn)
+    except Exception as exc:  # noqa: BLE001 - reported as the read's result
+        return exc

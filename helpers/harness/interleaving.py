@@ -12,11 +12,13 @@ Operations never overlap and their order is the schedule's, whatever the machine
 race that needs bad luck in production happens every time here. Threads wait on a condition
 variable, never on a sleep; how long the coordinator waits for a turn (``turn_timeout_s``) is measured on
 the ``clock`` it is given (``helpers.core.clock``, the real one by default). The result, an
-``Interleaving``, lists every step and the cache and database at the end.
+``Interleaving``, lists every step and the cache and database at the end. ``every_order`` runs a race
+in every order its actors' operations can take, one interleaving after the other.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -163,6 +165,52 @@ def interleave(
         observer.close()
     database_row = db.get_user(target_user) if target_user is not None else None
     return Interleaving(turns.steps, returned, final_cache, database_row, watch, label)
+
+
+def every_order(
+    cache: redis.Redis,
+    db: PrimaryDatabase,
+    actors: Mapping[str, Actor],
+    operations: Mapping[str, int],
+    *,
+    watch: str,
+    reset: Callable[[], object],
+    label: Callable[[dict], str] = row_label,
+) -> list[Interleaving]:
+    """Interleave ``actors`` in every order of their operations (``operations[name]`` at most), ``reset()`` first.
+
+    Orders with fewer turns are tried too, since an actor may finish sooner (a reader whose first read
+    hit); an order that does not fit is skipped, and each distinct sequence of steps is kept once (the
+    first found), so the list holds every way the race can go.
+    """
+    for name in actors:
+        require_positive(f"operations[{name!r}]", operations.get(name, 0))
+    kept: dict[tuple[str, ...], Interleaving] = {}
+    counts = [
+        dict(zip(actors, c, strict=True)) for c in itertools.product(*(range(operations[n], 0, -1) for n in actors))
+    ]
+    for order in (order for c in counts for order in _orders(c)):  # fewer turns too: an actor may finish sooner
+        last = {name: max(i for i, n in enumerate(order) if n == name) for name in actors}
+        schedule = [name + "*" if i == last[name] else name for i, name in enumerate(order)]
+        reset()
+        try:
+            result = interleave(cache, db, actors, schedule, watch=watch, label=label)
+        except ScheduleError:
+            continue
+        kept.setdefault(tuple(step.actor for step in result.steps), result)
+    return list(kept.values())
+
+
+def _orders(counts: dict[str, int]) -> list[tuple[str, ...]]:
+    """Every distinct sequence holding each name ``counts[name]`` times, in a fixed order."""
+    if not any(counts.values()):
+        return [()]
+    found = []
+    for name, left in counts.items():
+        if left:
+            rest = _orders({**counts, name: left - 1})
+            found.extend((name, *tail) for tail in rest)
+    return found
 
 
 # -- scheduling ---------------------------------------------------------------------------------------

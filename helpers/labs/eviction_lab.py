@@ -196,6 +196,23 @@ class EvictionLab(Lab):
         finally:
             _restore(None, client, before)
 
+    @contextlib.contextmanager
+    def own_connection(self) -> Iterator[redis.Redis | SimulatedRedis]:
+        """A client on a connection of its own, closed at the end of the block (the simulator is shared).
+
+        Closing it frees what the server holds for that connection, such as the query buffer of a big
+        refused write, which would otherwise keep counting as used memory for a while.
+        """
+        client = self._require()
+        if self.kind == SIMULATOR:
+            yield client
+            return
+        own = redis.Redis(connection_pool=redis.ConnectionPool(**client.connection_pool.connection_kwargs))
+        try:
+            yield own
+        finally:
+            own.connection_pool.disconnect()
+
     # -- measurements -------------------------------------------------------------------------------
     def used_memory(self) -> int:
         """INFO memory ``used_memory``: bytes Redis has allocated (what maxmemory is compared with)."""

@@ -32,6 +32,7 @@ from helpers.sim.eviction_engine import (
 SIMULATED_VERSION = "7.0 (simulated)"
 SIMULATED_BASELINE_BYTES = 950_000  # an empty Redis 7.0 with a client or two: about 0.9 to 1 MB
 SIMULATED_REQUESTS_PER_S = 130_000  # the bulk replay's pace in the simulator: about a real one's on a laptop
+BIG_ARGUMENT_BYTES = 32 * 1024  # Redis reads an argument this big into a buffer of its own (PROTO_MBULK_BIG_ARG)
 _JEMALLOC_CLASSES = [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512]
 
 
@@ -116,12 +117,18 @@ class SimulatedRedis:
         elif px is not None:
             expire_ms = engine.now_ms + int(px)
         text = value if isinstance(value, str) else str(value)
+        # A big argument sits in the client's query buffer while the command waits, and that buffer counts
+        # as used memory: eviction must make room for it too, or the command is refused.
+        in_query_buffer = len(text) if len(text) >= BIG_ARGUMENT_BYTES else 0
+        engine.used += in_query_buffer
         try:
             engine.write(
                 name, estimate_key_bytes(name, text, has_ttl=expire_ms is not None), expire_ms=expire_ms, value=text
             )
         except OutOfMemory:
             raise redis.exceptions.OutOfMemoryError(OOM_MESSAGE) from None
+        finally:
+            engine.used -= in_query_buffer
         return True
 
     def get(self, name: str) -> str | None:

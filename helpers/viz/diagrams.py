@@ -2,12 +2,16 @@
 
 ``sequence_diagram(ax, interleaving)`` puts the cache and the database as two lifelines in the middle,
 each actor (thread) as a lane on either side, one arrow per step from top to bottom, and what the
-cache holds after each step in a column on the right. ``flow_diagram(ax, boxes, arrows)`` draws
-labelled boxes joined by labelled arrows. Both return what they drew, so a notebook can assert it.
+cache holds after each step in a column on the right. An actor keeps its side and colour from one
+diagram to the next: readers on the left, then the others in the order they first act. Labels too long
+for one line wrap onto a second, and sit on white so that no lifeline runs through them.
+``flow_diagram(ax, boxes, arrows)`` draws labelled boxes joined by labelled arrows. Both return what
+they drew, so a notebook can assert it.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +24,7 @@ from helpers.viz.plots import PALETTE
 
 ACTOR_COLORS = ["#4a6fa5", "#b5651d", "#7b4f9d", "#2f7d5b"]
 LIFELINE_NAMES = {CACHE: "Redis (cache)", DATABASE: "database"}
-_MAX_LABEL = 44
+_LINE = 46  # characters per line of a step's label; two lines at most
 _BOX_W, _BOX_H = 0.9, 0.32  # half the width and half the height of a flow-diagram box
 
 
@@ -40,7 +44,7 @@ def sequence_diagram(ax: Axes, interleaving: Interleaving) -> list[Arrow]:
         raise InvalidArgument(
             f"sequence_diagram() draws an Interleaving (the result of interleave(...)), got {type(interleaving)!r}."
         )
-    actors = interleaving.actors()
+    actors = _by_side(interleaving.actors())
     lanes = _lanes(actors)
     n = len(interleaving.steps)
     bottom = n + 1.4
@@ -60,10 +64,10 @@ def sequence_diagram(ax: Axes, interleaving: Interleaving) -> list[Arrow]:
         color = _actor_color(actors, step.actor)
         ax.add_patch(FancyArrowPatch((start, y), (end, y), arrowstyle="-|>", mutation_scale=10, color=color, lw=1.3))
         middle = (start + end) / 2
-        ax.text(middle, y - 0.1, _short(step.command), ha="center", va="bottom", fontsize=7.5, color=color,
-                bbox={"fc": "white", "ec": "none", "pad": 0.4, "alpha": 0.85})  # fmt: skip
-        ax.text(middle, y + 0.08, "→ " + _short(step.result), ha="center", va="top", fontsize=7,
-                style="italic", color="#444444")  # fmt: skip
+        ax.text(middle, y - 0.1, _wrapped(step.command), ha="center", va="bottom", fontsize=7.5, color=color,
+                bbox={"fc": "white", "ec": "none", "pad": 0.4}, zorder=3)  # fmt: skip
+        ax.text(middle, y + 0.08, _wrapped("→ " + step.result), ha="center", va="top", fontsize=7,
+                style="italic", color="#444444", bbox={"fc": "white", "ec": "none", "pad": 0.3}, zorder=3)  # fmt: skip
         ax.text(-0.55, y, str(step.index), ha="right", va="center", fontsize=7.5, color="#777777")
         ax.text(state_x, y, step.cache_after, ha="left", va="center", fontsize=8, color="#333333")
         drawn.append(Arrow(step.index, start, end, color))
@@ -77,8 +81,9 @@ def sequence_diagram(ax: Axes, interleaving: Interleaving) -> list[Arrow]:
 
 
 def sequence_height(interleaving: Interleaving) -> float:
-    """A figure height (inches) that fits ``interleaving``'s steps."""
-    return 1.4 + 0.42 * (len(interleaving.steps) + 1)
+    """A figure height (inches) that fits ``interleaving``'s steps (more per step when a label wraps)."""
+    wraps = any(len(step.command) > _LINE or len(step.result) + 2 > _LINE for step in interleaving.steps)
+    return 1.4 + (0.55 if wraps else 0.42) * (len(interleaving.steps) + 1)
 
 
 def flow_diagram(
@@ -132,9 +137,18 @@ def _lanes(actors: list[str]) -> dict[str, float]:
     return lanes
 
 
+def _by_side(actors: list[str]) -> list[str]:
+    """Readers first (the left lane, the first colour), then the others in the order they first act."""
+    return sorted(actors, key=lambda name: not name.startswith("reader"))
+
+
 def _actor_color(actors: list[str], name: str) -> str:
     return ACTOR_COLORS[actors.index(name) % len(ACTOR_COLORS)]
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 3] + "..."
+def _wrapped(text: str) -> str:
+    """At most two lines of ``_LINE`` characters; only a label longer than that loses its end."""
+    lines = textwrap.wrap(text, _LINE, break_long_words=True, break_on_hyphens=False) or [""]
+    if len(lines) > 2:
+        lines = [lines[0], lines[1][: _LINE - 3] + "..."]
+    return "\n".join(lines)

@@ -30,6 +30,13 @@ def figure(
     return fig, axes
 
 
+def replay_figure(title: str, source: redis.Redis | str, *, height: float = 3.4) -> tuple[Figure, Axes]:
+    """One axes for a scripted, deterministic replay: '... (replayed step by step on Redis 7.0.15)', not 'measured'."""
+    fig, ax = plt.subplots(figsize=(9.0, height), layout="constrained")
+    fig.suptitle(f"{title} (replayed step by step on {backend_label(source)})")
+    return fig, ax
+
+
 def bars(
     ax: Axes, labels: Sequence[str], values: Sequence[float], *, colors: Sequence[str], unit: str, fmt: str = "{:g}"
 ) -> BarContainer:

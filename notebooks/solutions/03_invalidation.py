@@ -10,3 +10,9 @@ def rename_user(cache, db, user_id, name):
     row = db.update_user(user_id, name=name)
     cache.delete(keys.key("user", user_id), keys.key("name", user_id))  # one DEL, both keys
     return row
+
+
+# Exercise 03.2
+def stage_race():
+    """Return a schedule (a list of turns) for a reader and a write-through writer that ends stale."""
+    return ["reader", "reader", "writer*", "reader*"]  # read v1, the writer stores v2, then v1 lands on top

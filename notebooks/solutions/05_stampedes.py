@@ -26,3 +26,20 @@ def get_or_compute(conn, key, compute, ttl_ms):
                 release_lock(keys=[lock_key], args=[token], client=conn)
         time.sleep(LOCK_POLL_S)
     raise TimeoutError(f"no value for {key} after {LOCK_WAIT_S} s")
+
+
+# Exercise 05.2
+def xfetch_get_locked(conn, key, compute, now_s, u):
+    """XFetch where only the read that wins the refresh lock recomputes early; the others serve the cache."""
+    cached = conn.get(key)
+    if cached is not None:
+        entry = json.loads(cached)
+        if -entry["delta"] * np.log(u) < entry["expires_at"] - now_s:
+            return entry["value"]  # not picked: serve the cached value
+        if not conn.set(key + ":refresh", 1, nx=True, px=LOCK_TTL_MS):
+            return entry["value"]  # picked, but another read is refreshing: serve the cached value
+    value, delta_s = compute()
+    entry = {"value": value, "delta": delta_s, "expires_at": now_s + XFETCH_TTL_S}
+    conn.set(key, json.dumps(entry), px=round(2_000 * XFETCH_TTL_S))  # outlives expires_at: XFetch decides
+    conn.delete(key + ":refresh")
+    return value

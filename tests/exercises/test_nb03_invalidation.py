@@ -7,7 +7,7 @@ import json
 import pytest
 
 from helpers.core.primary_db import PrimaryDatabase
-from helpers.exercises.nb03_invalidation import check_rename_user
+from helpers.exercises.nb03_invalidation import check_rename_user, check_staged_race
 
 pytest_plugins = ["notebook_code"]  # the fixtures `keys` and `nb`
 
@@ -68,3 +68,24 @@ def test_checker_catches_a_function_that_ignores_its_arguments(client, db, keys)
 
     result = check_rename_user(global_everything, cache=client, db=db, keys=keys)
     assert not result.passed and "arguments" in result.hint
+
+
+# -- 03.2: the staged race ---------------------------------------------------------------------------
+def test_the_staged_race_passes_the_solution(client, db, keys):
+    assert check_staged_race(lambda: ["reader", "reader", "writer*", "reader*"], cache=client, db=db, keys=keys).passed
+
+
+@pytest.mark.parametrize(
+    ("schedule", "problem", "hint"),
+    [
+        (["reader*", "writer*"], "ended consistent", "read the database before the writer's UPDATE"),
+        (["writer*", "reader*"], "ended consistent", "read the database before the writer's UPDATE"),
+        (["reader", "writer*", "reader*"], "ended consistent", "store what it read after the writer's SET"),
+        (["reader"] * 4 + ["writer*"], "does not fit", "3 operations"),
+        (["reader", "cleaner*"], "not in this race", "The actors are"),
+        ("reader, writer", "not a list", "Return a list"),
+    ],
+)
+def test_the_staged_race_explains_wrong_schedules(client, db, keys, schedule, problem, hint):
+    result = check_staged_race(lambda: schedule, cache=client, db=db, keys=keys)
+    assert not result.passed and problem in result.message and hint in result.hint

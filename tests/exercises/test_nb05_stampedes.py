@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 
@@ -157,3 +158,60 @@ def test_a_lock_too_short_for_the_computation_fails_with_a_hint(cache, db):
     result = check_lock_protected_fill(with_a_5_ms_lock, cache=cache, db=db, keys=KEYS, clients=20)
     assert not result.passed and "times; expected exactly once" in result.message, repr(result)
     assert "SET lock_key token NX PX" in result.hint
+
+
+# -- 05.2: XFetch with a refresh lock -----------------------------------------------------------------
+def make_xfetch(*, lock=True, serve_when_locked=True, release=True, store=True, condition=">="):
+    """An xfetch_get_locked with some parts switched off or wrong, like a learner's attempt."""
+
+    def xfetch_get_locked(conn, key, compute, now_s, u, beta=1.0):
+        cached = conn.get(key)
+        if cached is not None:
+            entry = json.loads(cached)
+            time_left = entry["expires_at"] - now_s
+            early = -entry["delta"] * beta * math.log(u)
+            picked = early >= time_left if condition == ">=" else early <= time_left
+            if not picked:
+                return entry["value"]
+            if lock and not conn.set(key + ":refresh", 1, nx=True, px=None if not release else 5_000):
+                if serve_when_locked:
+                    return entry["value"]
+                deadline = time.monotonic() + 3.0
+                while conn.exists(key + ":refresh") and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                return json.loads(conn.get(key))["value"]
+        value, delta_s = compute()
+        if store:
+            entry = {"value": value, "delta": delta_s, "expires_at": now_s + nb05.XFETCH_TTL_S}
+            conn.set(key, json.dumps(entry), px=60_000)
+        if lock and release:
+            conn.delete(key + ":refresh")
+        return value
+
+    return xfetch_get_locked
+
+
+def test_xfetch_with_lock_passes_the_solution(cache):
+    assert nb05.check_xfetch_with_lock(make_xfetch(), cache=cache, keys=KEYS).passed
+
+
+@pytest.mark.parametrize(
+    ("attempt", "hint"),
+    [
+        (make_xfetch(lock=False), "take a lock"),
+        (make_xfetch(serve_when_locked=False), "instead of waiting"),
+        (make_xfetch(release=False), "Release the refresh lock"),
+        (make_xfetch(store=False), "Store the new entry"),
+        (make_xfetch(condition="<="), "return the cached value"),
+    ],
+)
+def test_xfetch_with_lock_explains_wrong_attempts(cache, attempt, hint):
+    result = nb05.check_xfetch_with_lock(attempt, cache=cache, keys=KEYS)
+    assert not result.passed and hint in result.hint, result
+
+
+def test_xfetch_with_lock_stub_fails_with_the_stub_hint(cache):
+    def stub(conn, key, compute, now_s, u, beta=1.0):
+        raise NotImplementedError
+
+    assert nb05.check_xfetch_with_lock(stub, cache=cache, keys=KEYS).hint == STUB_HINT

@@ -12,7 +12,7 @@ import pytest
 from helpers.core.clock import FakeClock
 from helpers.core.errors import InvalidArgument
 from helpers.core.primary_db import PrimaryDatabase
-from helpers.harness.interleaving import ScheduleError, interleave
+from helpers.harness.interleaving import ScheduleError, every_order, interleave
 
 REPEATS = 15  # each interleaving, on each backend
 
@@ -235,3 +235,42 @@ def test_real_slowness_is_no_timeout_when_the_clock_does_not_move(fake_client, k
 def test_the_turn_timeout_must_be_positive(fake_client, keys, db):
     with pytest.raises(InvalidArgument, match="turn_timeout_s"):
         interleave(fake_client, db, actors={"a": lambda c, d: None}, schedule=["a*"], watch="k", turn_timeout_s=0)
+
+
+# -- every order -------------------------------------------------------------------------------------
+def test_every_order_finds_the_one_stale_order_of_a_read_and_an_invalidation(nb, keys, client, db):
+    key = keys.key("user", 260)
+    orders = every_order(
+        client,
+        db,
+        actors={
+            "reader": lambda c, d: nb["read_user"](c, d, 260),
+            "writer": lambda c, d: nb["update_user_invalidating"](c, d, 260, city="Osaka"),
+        },
+        operations={"reader": 3, "writer": 2},
+        watch=key,
+        reset=lambda: client.delete(key),
+    )
+    assert len(orders) == 10  # 5 operations, 2 of them the writer's: C(5, 2) orders
+    stale = [o for o in orders if not o.consistent]
+    assert [[s.actor for s in o.steps] for o in stale] == [["reader", "reader", "writer", "writer", "reader"]]
+
+
+def test_every_order_skips_orders_that_do_not_fit(nb, keys, client, db):
+    key = keys.key("user", 261)
+    orders = every_order(
+        client,
+        db,
+        actors={
+            "reader": lambda c, d: nb["read_user_versioned"](c, d, 261),
+            "writer": lambda c, d: nb["update_user_versioned"](c, d, 261, city="Osaka"),
+        },
+        operations={"reader": 3, "writer": 2},
+        watch=key,
+        reset=lambda: client.delete(key),
+    )
+    signatures = [tuple(s.actor for s in o.steps) for o in orders]
+    assert len(signatures) == len(set(signatures)) and all(o.consistent for o in orders)
+    assert ("writer", "writer", "reader") in signatures  # the reader hit the new row at once: one operation
+    with pytest.raises(InvalidArgument, match="operations"):
+        every_order(client, db, {"reader": lambda c, d: None}, {}, watch=key, reset=lambda: None)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import redis
 from execute_notebooks import run
 from nbclient import NotebookClient
 from notebook_series import KERNEL_NAME
@@ -136,6 +137,27 @@ def test_settings_are_restored_after_a_failing_cell_in_a_kernel(monkeypatch, own
     assert settings_of(own_server) == DEFAULTS  # the bare change was undone when the kernel exited
 
 
+def test_own_connection_frees_a_refused_writes_query_buffer(monkeypatch, redis_server_binary):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("REDIS_SERVER_BIN", redis_server_binary)
+    with EvictionLab(KEYS) as lab:
+        client = lab.start(announce=False)
+        baseline = lab.used_memory()
+        with lab.settings(maxmemory_policy="allkeys-lru", maxmemory=baseline + 64 * 1024):
+            with lab.own_connection() as own, pytest.raises(redis.exceptions.OutOfMemoryError):
+                own.set(KEYS.key("too-big"), "x" * 256 * 1024)
+            client.set(KEYS.key("small"), "x" * 1000)  # the refused write's buffer went with its connection
+        assert lab.used_memory() < baseline + 64 * 1024
+
+
+def test_own_connection_is_the_simulator_itself(monkeypatch):
+    monkeypatch.setenv("REDIS_SERVER_BIN", "/nonexistent")
+    with EvictionLab(KEYS) as lab:
+        client = lab.start(announce=False)
+        with lab.own_connection() as own:
+            assert own is client
+
+
 def test_settings_are_validated(monkeypatch):
     monkeypatch.setenv("REDIS_SERVER_BIN", "/nonexistent")
     lab = EvictionLab(KEYS)
@@ -160,10 +182,8 @@ def test_notebook_runs_end_to_end_on_the_simulator(monkeypatch):
     path = ROOT / "notebooks" / "04_eviction.ipynb"
     stored = nbformat.read(path, as_version=4)
     fresh = run(nbformat.read(path, as_version=4), path.parent)
-    assert "simulator" in "".join(
-        o.get("text", "")
-        for o in fresh.cells[[i for i, c in enumerate(fresh.cells) if c.cell_type == "code"][1]].outputs
-    )
+    start_cell = next(c for c in fresh.cells if c.cell_type == "code" and "lab.start()" in c.source)
+    assert "simulator" in "".join(o.get("text", "") for o in start_cell.outputs)
     for old, new in zip(stored.cells, fresh.cells, strict=True):
         if old.cell_type != "code" or "nbval-ignore-output" in old.metadata.get("tags", []):
             continue

@@ -44,6 +44,19 @@ def test_config_and_oom(sim):
         sim.config_set("save", "")
 
 
+def test_a_write_bigger_than_eviction_can_free_is_refused_under_allkeys(sim):
+    base = sim.info("memory")["used_memory"]
+    sim.config_set("maxmemory-policy", "allkeys-lru")
+    sim.config_set("maxmemory", base + 64 * 1024)
+    for i in range(20):
+        sim.set(f"k{i}", "x" * 1000)
+    with pytest.raises(redis.exceptions.OutOfMemoryError, match="maxmemory"):
+        sim.set("too-big", "x" * 128 * 1024)  # its query buffer alone is over the limit
+    assert sim.dbsize() == 0  # eviction emptied the cache trying to make room, and still refused the write
+    assert sim.info("memory")["used_memory"] == base  # the query buffer is gone with the command
+    sim.set("small", "x" * 1000)  # small writes go through again
+
+
 def test_object_and_transactions(sim):
     sim.set("k", "v")
     assert sim.object("idletime", "k") == 0

@@ -75,3 +75,37 @@ def test_arrows_start_and_end_at_the_box_edges():
     assert _box_edge((0.0, 0.0), (3.0, 0.0)) == pytest.approx((1.0, 0.0))  # half width 0.9 plus a 0.1 gap
     assert _box_edge((0.0, 0.0), (0.0, -2.0)) == pytest.approx((0.0, -0.42))
     assert _box_edge((1.0, 1.0), (1.0, 1.0)) == (1.0, 1.0)
+
+
+def test_readers_keep_the_left_lane_and_their_colour_whoever_acts_first():
+    reader_first = an_interleaving(consistent=False)
+    writer_first = Interleaving(
+        [Step(1, "writer", "cache", "DEL user:1", "0", "(empty)"), *reader_first.steps[:2]],
+        {},
+        None,
+        {"city": "Osaka", "version": 2},
+        "rcp:03:user:1",
+    )
+    drawn = {}
+    for name, interleaving in (("reader first", reader_first), ("writer first", writer_first)):
+        fig, ax = plt.subplots()
+        arrows = sequence_diagram(ax, interleaving)
+        plt.close(fig)
+        drawn[name] = {
+            step.actor: (arrow.start_x, arrow.color) for step, arrow in zip(interleaving.steps, arrows, strict=True)
+        }
+    assert (
+        drawn["reader first"]["reader"] == drawn["writer first"]["reader"] and drawn["reader first"]["reader"][0] == 0
+    )
+    assert drawn["reader first"]["writer"] == drawn["writer first"]["writer"]
+
+
+def test_long_labels_wrap_onto_a_second_line_instead_of_being_cut():
+    command = "EVALSHA <script> 2 user:106 user:106:lease 6f1c0a9b2e7d4c3a 60000"
+    steps = [Step(1, "reader", "cache", command, "1", "(empty)")]
+    fig, ax = plt.subplots()
+    sequence_diagram(ax, Interleaving(steps, {}, None, None, "rcp:03:user:106"))
+    plt.close(fig)
+    shown = next(t.get_text() for t in ax.texts if t.get_text().startswith("EVALSHA"))
+    assert shown.replace("\n", " ") == command and "\n" in shown
+    assert sequence_height(Interleaving(steps, {}, None, None, "k")) > 1.4 + 0.42 * 2

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from helpers.viz.plots import backend_label, bars, figure  # noqa: E402
+from helpers.viz.plots import backend_label, bars, figure, replay_figure  # noqa: E402
 
 
 def test_figure_title_names_the_backend(fake_client):
@@ -22,6 +22,13 @@ def test_a_label_can_stand_in_for_a_client():
     assert backend_label("simulated") == "simulated"
     fig, ax = figure("Eviction", "simulated")
     assert fig.get_suptitle() == "Eviction (measured on simulated)"
+    plt.close(fig)
+
+
+def test_a_replay_is_not_called_measured(fake_client):
+    fig, ax = replay_figure("Race 1", fake_client, height=4.0)
+    assert fig.get_suptitle().startswith("Race 1 (replayed step by step on fakeredis ")
+    assert "measured" not in fig.get_suptitle() and fig.get_figheight() == 4.0
     plt.close(fig)
 
 
