@@ -327,7 +327,7 @@ for values, label, color in parts:
     left += values
 ax.invert_yaxis()
 ax.set(xlabel="writes")
-ax.legend(loc="lower right", fontsize=8)
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=4, fontsize=8, frameon=False)
 plt.show()
 
 # %% tags=["verify"]

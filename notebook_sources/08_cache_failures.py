@@ -374,7 +374,7 @@ assert with_breaker.state == CLOSED and with_breaker.transitions[0][1] == OPEN
 print("Checked: without a breaker every outage request waited; with it only the opening failures and the trials.")
 
 # %%
-fig, ax = figure("Circuit breaker state during a 2 s outage", "a replay on a fake clock", height=2.6)
+fig, ax = figure("Circuit breaker state during a 2 s outage", "a simulated clock", height=2.6)
 start = breaker_timeline[0][0]
 level = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 times = [start] + [t for t, _ in with_breaker.transitions] + [breaker_timeline[-1][0]]
