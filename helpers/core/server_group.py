@@ -12,12 +12,12 @@ primary goes on acknowledging writes. That is how notebook 07 opens a lag window
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
+from helpers.core.clock import REAL_CLOCK
 from helpers.core.sandbox import SandboxRedis, find_redis_server
 
 SLOTS = 16384
@@ -26,11 +26,8 @@ WRONG_SECRET = "not-the-primary-secret"
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     """Poll ``condition`` every 10 ms until it holds; RuntimeError naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.01)
+    if not REAL_CLOCK.wait_for(condition, timeout, block=lambda seconds: REAL_CLOCK.sleep(min(seconds, 0.01))):
+        raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def link_is_up(replica: redis.Redis) -> bool:
