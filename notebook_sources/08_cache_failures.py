@@ -702,7 +702,8 @@ plt.show()
 # A key that is very big or very hot is a failure of its own: a big key makes its commands slow (section 4),
 # a hot key puts one node's whole load on one key. `redis-cli --bigkeys` and `--hotkeys` find them with `SCAN`;
 # here is the same from Python on the lab server, with `MEMORY USAGE` and `OBJECT FREQ` (which needs an LFU
-# policy: the lab runs `allkeys-lfu`, with no memory limit).
+# policy: the lab runs `allkeys-lfu`, with no memory limit). A key `SCAN` returns can expire before the next
+# command reads it (section 5's "not found" markers live 5 s), so the census skips keys that are gone.
 
 # %%
 profile = db.get_user(7)
@@ -720,8 +721,11 @@ def scan_keys(client):
     return list(keys.scan(client))
 
 
-sizes = {key: cache.memory_usage(key) for key in scan_keys(cache)}
-freqs = {key: cache.object("freq", key) for key in scan_keys(cache)}
+sizes, freqs = {}, {}
+for key in scan_keys(cache):
+    size, freq = cache.memory_usage(key), cache.object("freq", key)
+    if size is not None and freq is not None:  # None: the key expired after SCAN returned it
+        sizes[key], freqs[key] = size, freq
 print("biggest key:", short_key(max(sizes, key=sizes.get)), "| hottest key:", short_key(max(freqs, key=freqs.get)))
 
 # %% tags=["nbval-ignore-output"] output_varies="memory sizes depend on the server and its allocator"
