@@ -59,7 +59,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers.core.backend import backend_info, connect, new_connection
+from helpers.core.backend import backend_info, connect, new_connection, version_tuple
 from helpers.core.keys import KeySpace, short_key
 from helpers.core.primary_db import PrimaryDatabase
 from helpers.core.timing import summarize, time_calls
@@ -73,7 +73,6 @@ from helpers.harness.tracking import (
     raw_push,
     short_keys,
     tracked_connection,
-    version_tuple,
 )
 from helpers.viz.near_cache_plots import crossing_diagram
 from helpers.viz.plots import PALETTE, bars, figure

@@ -2,7 +2,8 @@
 
 ``connect()`` is the one call a notebook makes. It prints one line naming the backend and how to
 switch, and fails fast (about 2 s at most) with a message that says what to do when the server
-named by ``REDIS_URL`` cannot be used.
+named by ``REDIS_URL`` cannot be used. ``backend_info`` says what a client is connected to, and
+``version_tuple`` turns its version into something to compare.
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ class BackendInfo:
 # Per-client facts, kept beside the client rather than on it.
 _info: weakref.WeakKeyDictionary[redis.Redis, BackendInfo] = weakref.WeakKeyDictionary()
 _fake_servers: weakref.WeakKeyDictionary[redis.Redis, fakeredis.FakeServer] = weakref.WeakKeyDictionary()
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """'7.0.15' -> (7, 0, 15); parts that are not numbers count as 0 ('9.1.x' -> (9, 1, 0))."""
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split(".")[:3])
 
 
 def connect(url: str | None = None, *, announce: bool = True) -> redis.Redis:

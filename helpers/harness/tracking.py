@@ -100,11 +100,6 @@ def open_tracking_server(r: redis.Redis) -> TrackingServer | None:
     return None
 
 
-def version_tuple(version: str) -> tuple[int, ...]:
-    """'7.0.15' -> (7, 0, 15); non-numeric parts count as 0."""
-    return tuple(int(part) if part.isdigit() else 0 for part in version.split(".")[:3])
-
-
 def short_keys(invalidations: list[Invalidation]) -> list[list[str] | None]:
     """Invalidations with each key shortened for printing ('rcp:06:ada:user:7' -> 'user:7'; None stays None)."""
     return [None if payload is None else [short_key(key) for key in payload] for payload in invalidations]

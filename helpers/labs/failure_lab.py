@@ -26,16 +26,12 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from helpers.core.backend import version_tuple
 from helpers.core.sandbox import SandboxRedis, find_redis_server, server_identity
 from helpers.labs.base import SANDBOX, Lab
 
 SLOWLOG_THRESHOLD_US = 10_000
 LATENCY_THRESHOLD_MS = 100
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    """'7.0.15' -> (7, 0, 15); parts that are not numbers count as 0."""
-    return tuple(int(part) if part.isdigit() else 0 for part in version.split(".")[:3])
 
 
 def lab_config(name: str, version: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ import fakeredis
 import pytest
 import redis
 
-from helpers.core.backend import CONNECT_TIMEOUT_S, backend_info, connect, new_connection
+from helpers.core.backend import CONNECT_TIMEOUT_S, backend_info, connect, new_connection, version_tuple
 from helpers.core.errors import RedisUnavailable
 
 
@@ -137,3 +137,9 @@ def test_friendly_error_renders_without_traceback():
     error = RedisUnavailable("REDIS_URL=x: cannot connect.")
     assert error._render_traceback_() == ["RedisUnavailable: REDIS_URL=x: cannot connect."]
     assert isinstance(error, ConnectionError) and not isinstance(error, redis.ConnectionError)
+
+
+def test_version_tuple():
+    assert version_tuple("7.0.15") == (7, 0, 15) and version_tuple("9.1.x") == (9, 1, 0)
+    assert version_tuple("8.2.3") >= (7, 4) > version_tuple("7.2.4")
+    assert version_tuple("unknown") == (0,)

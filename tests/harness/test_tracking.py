@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from helpers.core.backend import connect
+from helpers.core.backend import connect, version_tuple
 from helpers.core.errors import RedisServerNotFound
 from helpers.core.keys import KeySpace
 from helpers.harness import tracking
@@ -18,7 +18,6 @@ from helpers.harness.tracking import (
     raw_push,
     start_tracking_server,
     tracked_connection,
-    version_tuple,
 )
 
 KEYS = KeySpace("06-test-tracking")
@@ -37,12 +36,6 @@ def writer(sandbox):
     yield client
     KEYS.cleanup(client)
     client.close()
-
-
-def test_version_tuple():
-    assert version_tuple("7.0.15") == (7, 0, 15)
-    assert version_tuple("8.2.3") >= (7, 4) > version_tuple("7.2.4")
-    assert version_tuple("unknown") == (0,)
 
 
 def no_binary(monkeypatch) -> None:
