@@ -37,7 +37,14 @@ from helpers.sim.eviction_engine import check_policy, check_samples
 from helpers.sim.simulated_redis import SimulatedRedis
 
 OPT_IN_ENV = "RCP_EVICT_ON_REDIS_URL"
-EVICTION_SETTINGS = ("maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time")
+EVICTION_SETTINGS = (
+    "maxmemory",
+    "maxmemory-policy",
+    "maxmemory-samples",
+    "lfu-log-factor",
+    "lfu-decay-time",
+    "maxmemory-eviction-tenacity",  # Redis 6.2+: the time budget of one eviction run, 0..100 (100: none)
+)
 SIMULATED_LABEL = "simulated Redis eviction"
 REDIS_URL = "REDIS_URL"  # kinds: the opted-in server, a private sandbox (labs.base.SANDBOX), the simulator
 SIMULATOR = "simulator"
@@ -60,6 +67,8 @@ def _checked_value(name: str, value: Any) -> str:
         return check_policy(str(value))
     if name == "maxmemory-samples":
         return str(check_samples(value))
+    if name == "maxmemory-eviction-tenacity":
+        return str(require_whole(name, value, maximum=100))
     return str(require_whole(name, value, unit="of bytes" if name == "maxmemory" else ""))
 
 

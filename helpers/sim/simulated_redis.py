@@ -70,6 +70,7 @@ _SETTINGS = {
     "maxmemory-samples": "samples",
     "lfu-log-factor": "lfu_log_factor",
     "lfu-decay-time": "lfu_decay_time",
+    "maxmemory-eviction-tenacity": "eviction_tenacity",
 }
 
 
@@ -194,7 +195,7 @@ class SimulatedRedis:
                 parsed = check_samples(int(value))
             else:
                 parsed = int(value)
-                if parsed < 0:
+                if parsed < 0 or (name == "maxmemory-eviction-tenacity" and parsed > 100):
                     raise ValueError
         except (InvalidArgument, ValueError):
             raise redis.ResponseError(f"CONFIG SET failed (possibly related to argument '{name}')") from None

@@ -26,6 +26,7 @@ DEFAULTS = {
     "maxmemory-samples": "5",
     "lfu-log-factor": "10",
     "lfu-decay-time": "1",
+    "maxmemory-eviction-tenacity": "10",
 }
 
 
@@ -150,6 +151,17 @@ def test_own_connection_frees_a_refused_writes_query_buffer(monkeypatch, redis_s
         assert lab.used_memory() < baseline + 64 * 1024
 
 
+def test_eviction_tenacity_is_set_and_restored_on_a_real_server(monkeypatch, redis_server_binary):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("REDIS_SERVER_BIN", redis_server_binary)
+    with EvictionLab(KEYS) as lab:
+        client = lab.start(announce=False)
+        assert lab.current()["maxmemory-eviction-tenacity"] == "10"  # Redis's default
+        with lab.settings(maxmemory_eviction_tenacity=100):
+            assert client.config_get("maxmemory-eviction-tenacity") == {"maxmemory-eviction-tenacity": "100"}
+        assert lab.current() == lab.original
+
+
 def test_own_connection_is_the_simulator_itself(monkeypatch):
     monkeypatch.setenv("REDIS_SERVER_BIN", "/nonexistent")
     with EvictionLab(KEYS) as lab:
@@ -169,6 +181,7 @@ def test_settings_are_validated(monkeypatch):
         ({"maxmemory": -1}, "maxmemory must be a whole number"),
         ({"maxmemory_samples": 0}, "1 to 64"),
         ({"hz": 100}, "unknown eviction setting 'hz'"),
+        ({"maxmemory_eviction_tenacity": 101}, "from 0 to 100"),
     ]:
         with pytest.raises(InvalidArgument, match=message), lab.settings(**changes):
             pass

@@ -42,6 +42,10 @@ def test_config_and_oom(sim):
         sim.config_set("maxmemory-policy", "most-recent")
     with pytest.raises(redis.ResponseError, match="Unknown option"):
         sim.config_set("save", "")
+    assert sim.config_get("maxmemory-eviction-tenacity") == {"maxmemory-eviction-tenacity": "10"}
+    sim.config_set("maxmemory-eviction-tenacity", 100)  # accepted (the simulator never runs out of time)
+    with pytest.raises(redis.ResponseError, match="CONFIG SET failed"):
+        sim.config_set("maxmemory-eviction-tenacity", 101)
 
 
 def test_a_write_bigger_than_eviction_can_free_is_refused_under_allkeys(sim):
