@@ -45,6 +45,7 @@ EVICTION_SETTINGS = (
     "lfu-decay-time",
     "maxmemory-eviction-tenacity",  # Redis 6.2+: the time budget of one eviction run, 0..100 (100: none)
 )
+TENACITY = "maxmemory-eviction-tenacity"
 SIMULATED_LABEL = "simulated Redis eviction"
 REDIS_URL = "REDIS_URL"  # kinds: the opted-in server, a private sandbox (labs.base.SANDBOX), the simulator
 SIMULATOR = "simulator"
@@ -67,7 +68,7 @@ def _checked_value(name: str, value: Any) -> str:
         return check_policy(str(value))
     if name == "maxmemory-samples":
         return str(check_samples(value))
-    if name == "maxmemory-eviction-tenacity":
+    if name == TENACITY:
         return str(require_whole(name, value, maximum=100))
     return str(require_whole(name, value, unit="of bytes" if name == "maxmemory" else ""))
 
@@ -197,7 +198,10 @@ class EvictionLab(Lab):
         wanted = {_setting_name(name): _checked_value(_setting_name(name), value) for name, value in changes.items()}
         if self.kind == REDIS_URL:
             _refuse_if_not_ours(client, self.keys, "now holds", "; not changing it.")
-        before = {name: self.current()[name] for name in wanted}
+        now = self.current()
+        if TENACITY not in now:  # before Redis 6.2 eviction had no time budget, as at tenacity 100
+            wanted.pop(TENACITY, None)
+        before = {name: now[name] for name in wanted}
         try:  # the policy first and maxmemory last, so nothing is evicted under the old policy
             for name in sorted(wanted, key=lambda n: n == "maxmemory"):
                 client.config_set(name, wanted[name])

@@ -162,6 +162,17 @@ def test_eviction_tenacity_is_set_and_restored_on_a_real_server(monkeypatch, red
         assert lab.current() == lab.original
 
 
+def test_a_server_without_eviction_tenacity_is_not_asked_to_set_it(monkeypatch):
+    monkeypatch.setenv("REDIS_SERVER_BIN", "/nonexistent")
+    with EvictionLab(KEYS) as lab:
+        lab.start(announce=False)
+        reported = lab.current()
+        del reported["maxmemory-eviction-tenacity"]  # what Redis 6.0 reports: it has no such setting
+        monkeypatch.setattr(lab, "current", lambda: dict(reported))
+        with lab.settings(maxmemory_policy="allkeys-lru", maxmemory_eviction_tenacity=100) as applied:
+            assert applied == {"maxmemory-policy": "allkeys-lru"}
+
+
 def test_own_connection_is_the_simulator_itself(monkeypatch):
     monkeypatch.setenv("REDIS_SERVER_BIN", "/nonexistent")
     with EvictionLab(KEYS) as lab:
