@@ -776,7 +776,7 @@ results = [
     measure("near cache, TTL only", GuardedNearCache(new_connection(table_client))),
 ]
 if server is not None:
-    for _ in range(3):  # the listener thread may get no CPU for the whole run (~40 ms) on a loaded machine
+    for _ in range(3):  # on a loaded machine the listener thread may get no CPU during the whole (short) run
         tracked = measure_tracked()
         if tracked.stale_reads * 2 < results[1].stale_reads:
             break
@@ -829,8 +829,9 @@ print("Checked: each bar is the stale-read count of its read path.")
 # after every write; tracking keeps most of the savings and removes almost all of them. The few stale reads it
 # still serves came between B's write and the listener thread handling the message: a local hit is pure Python,
 # and the listener thread waits for Python's interpreter lock (up to 5 ms by default) before it can run. On a
-# busy machine the operating system may not run that thread at all during the whole run, which takes about 40 ms;
-# then tracking's reads are as stale as TTL-only's, which is why the cell measures it again (up to 3 times).
+# busy machine the operating system may not run that thread at all during the whole run, which is short (most of
+# its reads are local); then tracking's reads are as stale as TTL-only's, which is why the cell measures it again
+# (up to 3 times).
 # redis-py's cache reads pending pushes before each command it sends, on the caller's own thread; its hits go
 # through the client's command path (and a look at the socket for pushes), so they cost more than a dict lookup.
 #
