@@ -165,7 +165,6 @@ class EvictionEngine:
         samples: int = 5,
         lfu_log_factor: int = 10,
         lfu_decay_time: int = 1,
-        eviction_tenacity: int = 10,
         baseline: int = 0,
         lru_clock_ms: int = LRU_CLOCK_RESOLUTION_MS,
         seed: int = 0,
@@ -175,9 +174,6 @@ class EvictionEngine:
         self.samples = check_samples(samples)
         self.lfu_log_factor = require_whole("lfu-log-factor", lfu_log_factor)
         self.lfu_decay_time = require_whole("lfu-decay-time", lfu_decay_time)
-        # Redis's time budget per eviction run (0..100). Kept for CONFIG GET/SET only: the simulator always
-        # evicts until it is under the limit, as Redis does at 100 (no time limit).
-        self.eviction_tenacity = require_whole("maxmemory-eviction-tenacity", eviction_tenacity, maximum=100)
         self.baseline = require_whole("baseline", baseline)
         self.lru_clock_ms = require_whole("lru_clock_ms", lru_clock_ms) or 1
         self.rng = random.Random(seed)

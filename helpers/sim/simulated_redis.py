@@ -72,6 +72,8 @@ _SETTINGS = {
     "lfu-decay-time": "lfu_decay_time",
     "maxmemory-eviction-tenacity": "eviction_tenacity",
 }
+# Reported and accepted, never acted on: the simulator evicts without a time budget, as Redis does at 100.
+TENACITY = "maxmemory-eviction-tenacity"
 
 
 class SimulatedRedis:
@@ -79,8 +81,12 @@ class SimulatedRedis:
 
     def __init__(self, *, baseline: int = SIMULATED_BASELINE_BYTES, seed: int = 0) -> None:
         self.engine = EvictionEngine(baseline=baseline, seed=seed)
+        self.eviction_tenacity = 10  # Redis's default
 
     # -- plumbing ---------------------------------------------------------------------------------
+    def _holder(self, setting: str) -> Any:
+        return self if setting == TENACITY else self.engine
+
     def _tick(self) -> EvictionEngine:
         self.engine.now_ms = int(time.time() * 1000)
         return self.engine
@@ -179,9 +185,10 @@ class SimulatedRedis:
     # -- server -------------------------------------------------------------------------------------
     def config_get(self, pattern: str = "*") -> dict[str, str]:
         """CONFIG GET for the eviction settings."""
-        engine = self.engine
         return {
-            name: str(getattr(engine, attr)) for name, attr in _SETTINGS.items() if fnmatch.fnmatchcase(name, pattern)
+            name: str(getattr(self._holder(name), attr))
+            for name, attr in _SETTINGS.items()
+            if fnmatch.fnmatchcase(name, pattern)
         }
 
     def config_set(self, name: str, value: Any) -> bool:
@@ -195,11 +202,11 @@ class SimulatedRedis:
                 parsed = check_samples(int(value))
             else:
                 parsed = int(value)
-                if parsed < 0 or (name == "maxmemory-eviction-tenacity" and parsed > 100):
+                if parsed < 0 or (name == TENACITY and parsed > 100):
                     raise ValueError
         except (InvalidArgument, ValueError):
             raise redis.ResponseError(f"CONFIG SET failed (possibly related to argument '{name}')") from None
-        setattr(self.engine, _SETTINGS[name], parsed)
+        setattr(self._holder(name), _SETTINGS[name], parsed)
         if name == "maxmemory":
             self._tick().perform_evictions()
         return True
