@@ -198,10 +198,10 @@ print("replica after the DEL arrived: DBSIZE", replica.dbsize())
 # replica is not freed by TTLs.
 #
 # How does a replica know *when* a key's time is up, if its copy of a write can arrive late? Since Redis 7.0
-# (and in every Valkey) the primary sends `SET ... PX 5000` on as `SET ... PXAT <a moment in ms>`, an absolute
-# time, so a late replica still ends the key at the primary's moment. Redis 6.2 and older sent the relative TTL,
-# and a replica started the clock when the write arrived. To see which your server does, write with a 5 s TTL
-# while the link is cut, and compare the two `PTTL`s once the replica has caught up:
+# (and in every Valkey) the primary passes `SET ... PX 5000` on to its replicas as `SET ... PXAT <a moment in
+# ms>`, an absolute time, so a late replica still ends the key at the primary's moment. Redis 6.2 and older
+# sent the relative TTL, and a replica started the clock when the write arrived. To see which your server does,
+# write with a 5 s TTL while the link is cut, and compare the two `PTTL`s once the replica has caught up:
 
 # %% tags=["nbval-ignore-output"] output_varies="how late the write arrives, and the TTLs, vary from run to run"
 ticket = keys.key("ticket", 7)
@@ -228,8 +228,8 @@ print("Checked: from Redis 7.0 the late replica's TTL ended with the primary's; 
 # %% [markdown]
 # On Redis 7.0 or later and on Valkey the two numbers agree although the replica heard of the write half a second
 # or more after the primary: the TTL travelled as a moment. On Redis 6.2 the replica's `PTTL` is longer by about
-# the lag, and a replica that falls far behind keeps a key (and can serve it, if you read replicas) after the
-# primary has dropped it.
+# the lag: a replica that falls far behind keeps serving a key (if you read replicas) after its TTL has ended on
+# the primary, until its own later TTL ends or the primary's `DEL` arrives.
 #
 # ## 3. A failover loses acknowledged writes (core)
 #
