@@ -483,8 +483,8 @@ print("Checked: the slot and its one key moved to shard 0, and rc read foo there
 #
 # `maxmemory` is a setting of each node, not of the cluster, and each node evicts from its own keys only. Give
 # each of the three shards 2 MB of room above what it holds now (6 MB in all, with `allkeys-lru`), then write
-# 2,000 pages of 1 KB whose names spread them over the shards, and 2,000 feed entries of 1 KB that share the tag
-# `{hot}`.
+# 2,000 pages of 1 KB for 40 users, tagged by user (`page:{user:7}:...`) so that the users spread over the
+# shards, and 2,000 feed entries of 1 KB that share the tag `{hot}`.
 #
 # **Predict:** 4 MB of values (plus what Redis needs per key) into 6 MB of room. Does anything get evicted?
 
@@ -496,11 +496,13 @@ for node in cluster.nodes:
 used_before = [int(node.info("memory")["used_memory"]) for node in cluster.nodes]
 keys_before = [node.dbsize() for node in cluster.nodes]
 evicted_before = [int(node.info("stats")["evicted_keys"]) for node in cluster.nodes]
-pipe = rc.pipeline()
-for i in range(2000):
-    pipe.set(f"page:{i}", "x" * 1000)  # spread by their names
-    pipe.set(f"feed:{{hot}}:{i}", "x" * 1000)  # one tag: one slot, one shard
-pipe.execute()
+page_names = [f"page:{{user:{i % 40}}}:{i}" for i in range(2000)]  # tagged by user: users spread out
+feed_names = [f"feed:{{hot}}:{i}" for i in range(2000)]  # one tag: one slot, one shard
+for start in range(0, 2000, 250):  # in batches, so no node holds a huge pipeline in its input buffer
+    pipe = rc.pipeline()
+    for name in page_names[start : start + 250] + feed_names[start : start + 250]:
+        pipe.set(name, "x" * 1000)
+    pipe.execute()
 evicted = [int(node.info("stats")["evicted_keys"]) - evicted_before[shard] for shard, node in enumerate(cluster.nodes)]
 hot_tag_shard = cluster.owner_of(key_slot("{hot}"))
 calm = [shard for shard in range(3) if shard != hot_tag_shard]
@@ -528,15 +530,17 @@ print("Checked: only the shard that owns {hot} evicted, although the three limit
 for node, settings in zip(cluster.nodes, saved_settings, strict=True):  # the limits and policy each node had before
     node.config_set("maxmemory", settings["maxmemory"])
     node.config_set("maxmemory-policy", settings["maxmemory-policy"])
-for name in [f"page:{i}" for i in range(2000)] + [f"feed:{{hot}}:{i}" for i in range(2000)]:
-    pipe.unlink(name)
-pipe.execute()
+for start in range(0, 2000, 250):
+    pipe = rc.pipeline()
+    for name in page_names[start : start + 250] + feed_names[start : start + 250]:
+        pipe.unlink(name)
+    pipe.execute()
 [node.config_get("maxmemory")["maxmemory"] for node in cluster.nodes]
 
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# Yes: the shard that owns `{hot}` had to hold its third of the pages and all 2,000 feed entries, more than its
+# Yes: the shard that owns `{hot}` had to hold its share of the pages and all 2,000 feed entries, more than its
 # 2 MB of room, so it evicted, while the other two kept every key with room to spare (the numbers above). A
 # cluster's memory is not one pool: size each shard for the keys its slots will hold, and keep a big tagged
 # family (one user's everything, one feed) from outgrowing one node.
